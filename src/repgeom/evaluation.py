@@ -1,0 +1,153 @@
+"""Metrics over training, computed from weight snapshots (paper_spec §6).
+
+Evaluation regenerates a run's data from its seeds, so it never needs the trainer, and a
+change of evaluation setting never retrains. Snapshots repeated after early stopping are
+evaluated once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import metrics as M
+from .activations import get_activation
+from .tasks import (
+    LATENTS,
+    STREAM_NOISY_TEST,
+    STREAM_NOISY_TRAIN,
+    STREAM_TEST,
+    STREAM_TRAIN,
+    DeltaTask,
+    data_rng,
+)
+
+#: metric columns of metrics.parquet, in order (documented in docs/data_dictionary.md)
+DICHOTOMIES = ("xor", "b1", "b2")
+METRIC_COLUMNS = (
+    ["train_loss", "test_loss", "test_accuracy", "input_alignment", "target_alignment"]
+    + [f"ps_{d}" for d in DICHOTOMIES]
+    + [f"ccgp_{d}" for d in DICHOTOMIES]
+    + [f"ccgp_proper_{d}" for d in LATENTS]
+    + [f"decoding_{d}" for d in DICHOTOMIES]
+    + ["shattering_dim"]
+    + [f"decoding_noisy_{d}" for d in DICHOTOMIES]
+    + ["shattering_dim_noisy", "participation_ratio", "sparsity", "weight_norm"]
+)
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    decoder: M.DecoderSpec = M.DecoderSpec()
+    test_sigma: float = 1.0
+
+
+def make_task(task_cfg: dict) -> DeltaTask:
+    if task_cfg["family"] != "delta":
+        raise ValueError(f"unknown task family {task_cfg['family']!r}; allowed: delta")
+    return DeltaTask(task_cfg["delta"], task_cfg["sigma"], task_cfg["dim"], task_cfg["task_seed"])
+
+
+def make_datasets(task_cfg: dict, test_sigma: float | None = None) -> dict:
+    """The run's samples as name → (conditions (n,), inputs (n, D) float32).
+
+    ``train``/``test`` at the task's noise (the trainer uses ``train``); with ``test_sigma``
+    also ``noisy_train``/``noisy_test`` drawn at that noise from their own streams.
+    """
+    task = make_task(task_cfg)
+    ds, n_tr, n_te = task_cfg["data_seed"], task_cfg["n_train"], task_cfg["n_test"]
+    out = {
+        "train": task.sample(n_tr, data_rng(ds, STREAM_TRAIN)),
+        "test": task.sample(n_te, data_rng(ds, STREAM_TEST)),
+    }
+    if test_sigma is not None:
+        out["noisy_train"] = task.sample(n_tr, data_rng(ds, STREAM_NOISY_TRAIN), test_sigma)
+        out["noisy_test"] = task.sample(n_te, data_rng(ds, STREAM_NOISY_TEST), test_sigma)
+    return out
+
+
+def _unique_snapshots(params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of distinct snapshots and, per snapshot, the index of its distinct copy."""
+    keys = [
+        b"".join(params[k][i].tobytes() for k in ("W", "b", "bo")) for i in range(len(params["W"]))
+    ]
+    first: dict[bytes, int] = {}
+    inverse = np.array([first.setdefault(k, len(first)) for k in keys])
+    uniq = np.array([keys.index(k) for k in first])
+    return uniq, inverse
+
+
+def _hidden(W, b, act, x: np.ndarray) -> np.ndarray:
+    """f(x Wᵀ + b) for S snapshots: W (S,N,D), b (S,N), x (n,D) → (S,n,N) float32."""
+    with torch.no_grad():
+        pre = torch.from_numpy(x).float() @ torch.from_numpy(W).transpose(1, 2)
+        return act.f(pre + torch.from_numpy(b)[:, None, :]).numpy()
+
+
+def _bce(logit: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Mean BCE with logits over samples: logit (S,n), y (n,) → (S,)."""
+    return np.mean(np.maximum(logit, 0) - logit * y + np.log1p(np.exp(-np.abs(logit))), axis=-1)
+
+
+def evaluate_run(
+    run_cfg: dict, params: dict[str, np.ndarray], settings: EvalSettings
+) -> dict[str, np.ndarray]:
+    """All metrics of one run at each snapshot.
+
+    params: name → (S, ...) snapshot arrays of one run. Returns column name → (S,) array.
+    """
+    task_cfg = run_cfg["task"]
+    task = make_task(task_cfg)
+    act = get_activation(run_cfg["model"]["activation"])
+    data = make_datasets(task_cfg, settings.test_sigma)
+    dich = task.dichotomies
+    uniq, inverse = _unique_snapshots(params)
+    W, b, J, bo = (params[k][uniq] for k in ("W", "b", "J", "bo"))
+    S = len(uniq)
+
+    means = task.means.astype(np.float32)
+    Zbar = _hidden(W, b, act, means).astype(np.float64)  # (S, 4, N)
+    H = {k: _hidden(W, b, act, x) for k, (_, x) in data.items()}
+    cond = {k: c for k, (c, _) in data.items()}
+    ytrue = {k: dich["xor"][c] for k, c in cond.items()}
+
+    out: dict[str, np.ndarray] = {}
+    for split in ("train", "test"):
+        logit = np.einsum("snh,sh->sn", H[split], J[:, 0, :]) + bo[:, :1]
+        out[f"{split}_loss"] = _bce(logit, ytrue[split])
+        if split == "test":
+            out["test_accuracy"] = np.mean((logit > 0) == ytrue[split], axis=-1)
+    out["input_alignment"] = M.linear_cka(
+        Zbar, np.broadcast_to(task.means, (S,) + task.means.shape)
+    )
+    Y = np.broadcast_to(task.target.astype(float), (S,) + task.target.shape)
+    out["target_alignment"] = M.linear_cka(Zbar, Y)
+    for d in DICHOTOMIES:
+        out[f"ps_{d}"] = M.parallelism_score(Zbar, dich[d])
+
+    spec = settings.decoder
+    for col in METRIC_COLUMNS:
+        if col.startswith(("ccgp", "decoding")):
+            out[col] = np.empty(S)
+    for s in range(S):
+        for d in DICHOTOMIES:
+            args = (spec, H["train"][s], cond["train"], H["test"][s], cond["test"], dich[d])
+            out[f"ccgp_{d}"][s] = M.ccgp(*args, [dich[o] for o in DICHOTOMIES if o != d])
+            if d in LATENTS:
+                # CCGP_proper: only the other latent bits define the splits (§6.4)
+                out[f"ccgp_proper_{d}"][s] = M.ccgp(*args, [dich[o] for o in LATENTS if o != d])
+            for name, tr, te in (
+                ("decoding", "train", "test"),
+                ("decoding_noisy", "noisy_train", "noisy_test"),
+            ):
+                out[f"{name}_{d}"][s] = M.decoder_accuracy(
+                    spec, H[tr][s], dich[d][cond[tr]], H[te][s], dich[d][cond[te]]
+                )
+    out["shattering_dim"] = np.mean([out[f"decoding_{d}"] for d in DICHOTOMIES], axis=0)
+    out["shattering_dim_noisy"] = np.mean([out[f"decoding_noisy_{d}"] for d in DICHOTOMIES], axis=0)
+    out["participation_ratio"] = M.participation_ratio(H["test"].astype(np.float64))
+    out["sparsity"] = np.mean(H["test"] > 0, axis=(1, 2))
+    out["weight_norm"] = np.linalg.norm(W.reshape(S, -1), axis=-1)
+    return {k: np.asarray(out[k], dtype=np.float64)[inverse] for k in METRIC_COLUMNS}

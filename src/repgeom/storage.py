@@ -1,0 +1,133 @@
+"""Parquet storage of runs.
+
+Every file is written to a temporary name in its folder and renamed into place, so an
+interrupted job never leaves a file that looks complete. Each file's key-value metadata holds
+the run's full resolved configuration, the schema version, package versions and provenance.
+
+Layout (hive partitions, see docs/data_dictionary.md)::
+
+    {results}/runs/task=delta/arch=shallow/act=tanh/readout=uniform/sigma=0.1/delta=0.5/seed=3/
+        weights.parquet   loss.parquet   metrics.parquet
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from .sweep import KEY_TYPES, RUN_KEYS
+
+SCHEMA_VERSION = "1"
+META_PREFIX = "repgeom."
+_PACKAGES = ("repgeom", "torch", "numpy", "scikit-learn", "pyarrow", "snakemake")
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            out[name] = ""
+    return out
+
+
+def provenance(device: str = "") -> dict[str, str]:
+    """Where a file was made: SLURM job id and node (empty outside SLURM), host and device."""
+    return {
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID", ""),
+        "slurm_node": os.environ.get("SLURMD_NODENAME", ""),
+        "hostname": socket.gethostname(),
+        "device": device,
+    }
+
+
+def write_parquet(table: pa.Table, path: str | Path, meta: dict) -> None:
+    """Write ``table`` atomically with ``meta`` (values JSON-encoded) under ``repgeom.*`` keys."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    kv = dict(table.schema.metadata or {})
+    kv.update({(META_PREFIX + k).encode(): json.dumps(v).encode() for k, v in meta.items()})
+    kv[(META_PREFIX + "schema_version").encode()] = json.dumps(SCHEMA_VERSION).encode()
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        pq.write_table(table.replace_schema_metadata(kv), tmp, compression="zstd")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The ``repgeom.*`` metadata of a parquet file, decoded (keys without the prefix)."""
+    kv = pq.read_schema(path).metadata or {}
+    return {
+        k.decode()[len(META_PREFIX) :]: json.loads(v)
+        for k, v in kv.items()
+        if k.decode().startswith(META_PREFIX)
+    }
+
+
+# --------------------------------------------------------------------------- weights
+
+
+def weights_table(epochs: list[int], snaps: list[dict[str, np.ndarray]]) -> pa.Table:
+    """One row per snapshot: ``epoch`` and each parameter flattened row-major (float32 lists).
+
+    Shapes are stored in the metadata key ``repgeom.shapes`` by :func:`write_weights`.
+    """
+    cols = {"epoch": pa.array(epochs, pa.int32())}
+    for name in snaps[0]:
+        flat = np.stack([s[name].reshape(-1) for s in snaps]).astype(np.float32)
+        cols[name] = pa.FixedSizeListArray.from_arrays(pa.array(flat.reshape(-1)), flat.shape[1])
+    return pa.table(cols)
+
+
+def write_weights(path, epochs, snaps, meta: dict) -> None:
+    shapes = {k: list(v.shape) for k, v in snaps[0].items()}
+    write_parquet(weights_table(epochs, snaps), path, meta | {"shapes": shapes})
+
+
+def read_weights(path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Read snapshots: epochs (S,) and parameters name → (S, *shape) float32."""
+    table = pq.read_table(path)
+    shapes = read_metadata(path)["shapes"]
+    params = {}
+    for name, shape in shapes.items():
+        col = table.column(name).combine_chunks()
+        params[name] = col.flatten().to_numpy().reshape(len(table), *shape)
+    return table.column("epoch").to_numpy(), params
+
+
+# --------------------------------------------------------------------------- the run tree
+
+
+def partitioning() -> ds.Partitioning:
+    """Hive partitioning of the run tree with typed keys (sigma/delta float, seed int)."""
+    return ds.partitioning(pa.schema([(k, KEY_TYPES[k]) for k in RUN_KEYS]), flavor="hive")
+
+
+def run_files(root: str | Path, name: str = "metrics.parquet") -> list[str]:
+    return sorted(str(p) for p in Path(root, "runs").glob(f"**/{name}"))
+
+
+def open_runs(root: str | Path = "results", name: str = "metrics.parquet") -> ds.Dataset:
+    """All runs' ``name`` files under ``root/runs`` as one pyarrow dataset with typed partition
+    columns, e.g. ``open_runs('results').to_table(filter=ds.field('delta') > 0.5).to_pandas()``."""
+    files = run_files(root, name)
+    if not files:
+        raise FileNotFoundError(f"no {name} under {Path(root, 'runs')}")
+    return ds.dataset(
+        files,
+        format="parquet",
+        partitioning=partitioning(),
+        partition_base_dir=str(Path(root, "runs")),
+    )

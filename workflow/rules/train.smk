@@ -1,0 +1,19 @@
+# One job trains one block of seeds of one cell as a single vectorised model. Rules are made
+# per block because a block's per-run outputs differ by their seed folders.
+for _block in SWEEP.blocks:
+
+    rule:
+        name:
+            f"train_{_block.name}"
+        output:
+            weights=block_files(_block, "weights.parquet"),
+            loss=block_files(_block, "loss.parquet"),
+        log:
+            f"{LOGS}/train/{CELL_TAG}_{_block.name}.log",
+        threads: config["training"]["threads"]
+        params:
+            runs=block_configs(_block),
+            device=config["training"]["device"],
+            progress_every_s=config["training"]["progress_every_s"],
+        script:
+            "../scripts/train.py"
