@@ -1,0 +1,97 @@
+import os
+
+import duckdb
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from repgeom import storage
+
+
+def test_metadata_roundtrip(tmp_path):
+    path = tmp_path / "a" / "x.parquet"
+    storage.write_parquet(pa.table({"v": [1.0]}), path, {"config": {"a": [1, 2]}, "note": "ü"})
+    meta = storage.read_metadata(path)
+    assert meta["config"] == {"a": [1, 2]} and meta["note"] == "ü"
+    assert meta["schema_version"] == storage.SCHEMA_VERSION
+    assert sorted(os.listdir(path.parent)) == ["x.parquet"]  # no temporary left behind
+
+
+def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
+    path = tmp_path / "x.parquet"
+
+    def boom(table, where, **kw):
+        with open(where, "wb") as fh:
+            fh.write(b"PAR1 half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pq, "write_table", boom)
+    with pytest.raises(KeyboardInterrupt):
+        storage.write_parquet(pa.table({"v": [1]}), path, {})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_weights_roundtrip(tmp_path, rng):
+    snaps = [
+        {"W": rng.normal(size=(4, 3)).astype(np.float32), "b": rng.normal(size=4)} for _ in range(3)
+    ]
+    storage.write_weights(tmp_path / "w.parquet", [0, 5, 10], snaps, {"config": {}})
+    epochs, params = storage.read_weights(tmp_path / "w.parquet")
+    assert epochs.tolist() == [0, 5, 10]
+    assert params["W"].shape == (3, 4, 3) and np.array_equal(params["W"][1], snaps[1]["W"])
+    assert np.allclose(params["b"][2], snaps[2]["b"])
+
+
+def test_provenance_reads_slurm_environment(monkeypatch):
+    monkeypatch.setenv("SLURM_JOB_ID", "42")
+    monkeypatch.setenv("SLURMD_NODENAME", "node7")
+    assert storage.provenance("cuda") | {"hostname": ""} == {
+        "slurm_job_id": "42",
+        "slurm_node": "node7",
+        "hostname": "",
+        "device": "cuda",
+    }
+    monkeypatch.delenv("SLURM_JOB_ID")
+    monkeypatch.delenv("SLURMD_NODENAME")
+    assert storage.provenance()["slurm_job_id"] == "" and storage.provenance()["slurm_node"] == ""
+
+
+def _tree(root):
+    for act in ("tanh", "relu"):
+        for delta in ("0.0", "0.25", "1.0"):
+            cell = f"task=delta/arch=shallow/act={act}/readout=uniform/sigma=0.1/delta={delta}"
+            d = root / "runs" / cell / "seed=3"
+            storage.write_parquet(
+                pa.table({"epoch": [0, 10], "m": [0.1, 0.2]}), d / "metrics.parquet", {}
+            )
+
+
+def test_tree_reads_with_typed_partitions_everywhere(tmp_path):
+    _tree(tmp_path)
+    t = storage.open_runs(tmp_path).to_table(filter=ds.field("delta") > 0.1)
+    assert (
+        t.schema.field("delta").type == pa.float64() and t.schema.field("seed").type == pa.int64()
+    )
+    assert t.num_rows == 2 * 2 * 2
+    df = storage.open_runs(tmp_path).to_table().to_pandas()
+    assert set(df["act"]) == {"tanh", "relu"} and df["delta"].dtype == np.float64
+    glob = str(tmp_path / "runs/**/metrics.parquet")
+    # duckdb auto-detects integer partitions only: floats are typed by hive_types (README)
+    types = "{'sigma': 'DOUBLE', 'delta': 'DOUBLE'}"
+    con = duckdb.sql(
+        f"select count(*), max(delta) from read_parquet('{glob}', hive_partitioning=true, "
+        f"hive_types={types}) where delta > 0.1"
+    )
+    assert con.fetchall() == [(8, 1.0)]
+    pdf = pl.scan_parquet(glob, hive_partitioning=True).filter(pl.col("delta") > 0.1).collect()
+    assert pdf.height == 8 and pdf.schema["delta"] == pl.Float64
+    assert isinstance(pd.read_parquet(tmp_path / "runs"), pd.DataFrame)
+
+
+def test_open_runs_without_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no metrics.parquet"):
+        storage.open_runs(tmp_path)

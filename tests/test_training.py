@@ -1,0 +1,95 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from repgeom.activations import get_activation
+from repgeom.evaluation import make_datasets
+from repgeom.models import ShallowBatch, hidden, init_shallow, logits
+from repgeom.tasks import delta_dichotomies
+from repgeom.training import TrainSettings, sgd_step, snapshot_epochs, train
+
+
+@pytest.mark.parametrize("act", ["tanh", "relu"])
+def test_hand_written_gradient_equals_autograd(act, rng):
+    a = get_activation(act)
+    p = init_shallow([0, 1], 12, 8, ["uniform", "balanced"])
+    x = torch.tensor(rng.normal(size=(2, 16, 12)), dtype=torch.float32)
+    y = torch.tensor(rng.integers(0, 2, (2, 16, 1)), dtype=torch.float32)
+    q = ShallowBatch(*(t.clone().requires_grad_(True) for t in (p.W, p.b, p.J, p.bo)))
+    loss = F.binary_cross_entropy_with_logits(logits(q, hidden(q, x, a)), y, reduction="none")
+    loss.mean(dim=(1, 2)).sum().backward()
+    before = p.clone()
+    lr = torch.tensor([0.1, 0.1])
+    got = sgd_step(p, x, y, a, lr)
+    assert torch.allclose(got, loss.detach().mean(dim=(1, 2)))
+    for name in ("W", "b", "bo"):
+        step = (getattr(before, name) - getattr(p, name)) / 0.1
+        assert torch.allclose(step, getattr(q, name).grad, atol=1e-6), name
+    assert torch.equal(p.J, before.J)  # the readout is frozen
+
+
+def test_snapshot_schedules():
+    log = snapshot_epochs(5000, "log", 20)
+    assert log[0] == 0 and log[-1] == 5000 and 15 <= len(log) <= 21
+    assert snapshot_epochs(30, "linear", every=10) == [0, 10, 20, 30]
+    assert snapshot_epochs(25, "linear", every=10) == [0, 10, 20, 25]
+    with pytest.raises(ValueError, match="allowed: log, linear"):
+        snapshot_epochs(10, "cubic")
+
+
+def _batch(specs, dim=30, width=16, n=400, epochs=6, conv_tol=0.0):
+    """specs: (delta, sigma, seed, readout) per run."""
+    xor = delta_dichotomies()["xor"]
+    xs, ys = [], []
+    for delta, sigma, seed, _ in specs:
+        cfg = {"family": "delta", "delta": delta, "sigma": sigma, "dim": dim, "task_seed": 0}
+        cond, x = make_datasets(cfg | {"data_seed": seed, "n_train": n, "n_test": 10})["train"]
+        xs.append(x)
+        ys.append(xor[cond][:, None].astype(np.float32))
+    p = init_shallow([s[2] for s in specs], dim, width, [s[3] for s in specs])
+    settings = TrainSettings(
+        lr=0.1, batch_size=50, epochs=epochs, conv_tol=conv_tol, snapshot_epochs=(0, 3, epochs)
+    )
+    return p, torch.tensor(np.stack(xs)), torch.tensor(np.stack(ys)), settings
+
+
+@pytest.mark.parametrize("act", ["tanh", "relu"])
+def test_batch_invariance(act):
+    """A run trained alone and inside a batch of different runs ends with the same weights."""
+    specs = [(0.5, 0.1, 3, "uniform"), (0.0, 0.3, 7, "balanced"), (1.0, 0.0, 11, "sphere")]
+    p, x, y, s = _batch(specs)
+    batched = train(p, x, y, get_activation(act), s, [3, 7, 11])
+    p1, x1, y1, s1 = _batch(specs[:1])
+    alone = train(p1, x1, y1, get_activation(act), s1, [3])
+    for e in (3, 6):
+        for name in ("W", "b", "bo"):
+            diff = np.abs(batched.snapshots[e][name][0] - alone.snapshots[e][name][0]).max()
+            assert diff <= 1e-5, (e, name, diff)
+    assert np.allclose(batched.loss[0], alone.loss[0], atol=1e-6)
+
+
+def test_early_stopping_is_per_run_and_freezes_weights():
+    specs = [(0.5, 0.1, 1, "uniform"), (0.5, 0.1, 2, "uniform")]
+    p, x, y, s = _batch(specs, epochs=8, conv_tol=1e9)  # everything "converges" at epoch 1
+    r = train(p, x, y, get_activation("tanh"), s, [1, 2])
+    assert r.converged.all() and (r.stop_epoch == 1).all()
+    assert np.isnan(r.loss[:, 1:]).all() and not np.isnan(r.loss[:, 0]).any()
+    assert sorted(r.snapshots) == [0, 3, 8]
+    assert np.array_equal(r.snapshots[3]["W"], r.snapshots[8]["W"])
+    assert not np.array_equal(r.snapshots[0]["W"], r.snapshots[3]["W"])
+
+
+def test_training_learns_xor_and_reports_progress():
+    p, x, y, s = _batch([(0.5, 0.1, 0, "uniform")], epochs=40)
+    seen = []
+    s = TrainSettings(**{**s.__dict__, "progress_every_s": 0.0})
+    r = train(p, x, y, get_activation("tanh"), s, [0], on_progress=seen.append)
+    assert r.loss[0, -1] < 0.5 * r.loss[0, 0]
+    assert seen[-1]["epoch"] == 40 and {"mean_loss", "converged", "runs"} <= set(seen[-1])
+
+
+def test_snapshots_are_copies():
+    p, x, y, s = _batch([(0.5, 0.1, 0, "uniform")])
+    r = train(p, x, y, get_activation("relu"), s, [0])
+    assert not np.array_equal(r.snapshots[0]["W"], r.snapshots[6]["W"])
