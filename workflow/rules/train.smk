@@ -1,5 +1,7 @@
 # One job trains one block of seeds of one cell as a single vectorised model. Rules are made
-# per block because a block's per-run outputs differ by their seed folders.
+# per block because a block's per-run outputs differ by their seed folders. Execution-only
+# settings (device, progress interval) are read from the config by the script, not passed as
+# params, so that changing them never retrains.
 for _block in SWEEP.blocks:
 
     rule:
@@ -13,7 +15,5 @@ for _block in SWEEP.blocks:
         threads: config["training"]["threads"]
         params:
             runs=block_configs(_block),
-            device=config["training"]["device"],
-            progress_every_s=config["training"]["progress_every_s"],
         script:
             "../scripts/train.py"

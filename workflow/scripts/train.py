@@ -10,6 +10,6 @@ with log_to(snakemake.log[0]):
         snakemake.params.runs,
         list(snakemake.output.weights),
         list(snakemake.output.loss),
-        device=snakemake.params.device,
-        progress_every_s=snakemake.params.progress_every_s,
+        device=snakemake.config["training"]["device"],
+        progress_every_s=snakemake.config["training"]["progress_every_s"],
     )
