@@ -72,3 +72,26 @@ def test_float_spellings_map_to_one_path():
 def test_seeds_as_count_or_list():
     assert Sweep(validate({"sweep": {"seeds": 3}}, SCHEMA)).seeds == [0, 1, 2]
     assert Sweep(validate({"sweep": {"seeds": [5, 2]}}, SCHEMA)).seeds == [2, 5]
+
+
+def _leaf_keys(schema, prefix=""):
+    for key, sub in schema.get("properties", {}).items():
+        if "properties" in sub:
+            yield from _leaf_keys(sub, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}"
+
+
+def test_readme_documents_every_config_key():
+    readme = (ROOT / "README.md").read_text()
+    missing = [k for k in _leaf_keys(SCHEMA) if f"`{k}`" not in readme]
+    assert not missing, f"README lacks config keys: {missing}"
+
+
+def test_every_schema_key_has_a_description():
+    def walk(schema, path):
+        for key, sub in schema.get("properties", {}).items():
+            assert sub.get("description"), f"{path}{key}"
+            walk(sub, f"{path}{key}.")
+
+    walk(SCHEMA, "")

@@ -201,3 +201,19 @@ def test_report(done):
     snakemake(done, "--report", "report.html")
     html = (done / "report.html").read_text(errors="replace")
     assert "delta_sweep.png" in html
+
+
+def test_headline_command(done):
+    proc = subprocess.run(
+        [sys.executable, "-m", "repgeom", "headline", str(done / "results")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "tanh TA" in proc.stdout and "relu IA" in proc.stdout and "12 runs" in proc.stdout
+    missing = subprocess.run(
+        [sys.executable, "-m", "repgeom", "headline", str(done / "nowhere")],
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 2 and "run the workflow first" in missing.stderr
