@@ -49,6 +49,7 @@ def test_weights_roundtrip(tmp_path, rng):
 def test_provenance_reads_slurm_environment(monkeypatch):
     monkeypatch.setenv("SLURM_JOB_ID", "42")
     monkeypatch.setenv("SLURMD_NODENAME", "node7")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
     assert storage.provenance("cuda") | {"hostname": ""} == {
         "slurm_job_id": "42",
         "slurm_node": "node7",

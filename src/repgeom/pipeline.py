@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -35,7 +36,16 @@ def resolve_device(choice: str) -> str:
     if choice not in DEVICES:
         raise ValueError(f"device {choice!r} not allowed; allowed: {', '.join(DEVICES)}")
     if choice == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        if torch.cuda.is_available():
+            return "cuda"
+        if os.environ.get("CUDA_VISIBLE_DEVICES"):
+            log.warning(
+                "GPU(s) %s were allotted but torch %s sees no CUDA device; training on the CPU "
+                "(install a CUDA build of torch to use them)",
+                os.environ["CUDA_VISIBLE_DEVICES"],
+                torch.__version__,
+            )
+        return "cpu"
     if choice == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(
             "config key 'training.device' is 'cuda' but torch sees no CUDA device "
@@ -43,6 +53,20 @@ def resolve_device(choice: str) -> str:
             "use 'auto' or 'cpu', or install a CUDA build of torch"
         )
     return choice
+
+
+FAIL_ENV = "REPGEOM_FAIL_IF"
+
+
+def inject_failure(run_cfgs: list[dict]) -> None:
+    """Testing hook: raise if ``$REPGEOM_FAIL_IF`` (``key=value``, e.g. ``act=relu``) matches a
+    run key of this block, so tests can make one job fail on a real cluster."""
+    rule = os.environ.get(FAIL_ENV, "")
+    if not rule:
+        return
+    key, _, value = rule.partition("=")
+    if any(str(c["run"].get(key)) == value for c in run_cfgs):
+        raise RuntimeError(f"failure injected by {FAIL_ENV}={rule}")
 
 
 def train_settings(tcfg: dict) -> TrainSettings:
@@ -70,6 +94,7 @@ def train_block(
 
     import torch
 
+    inject_failure(run_cfgs)
     dev = resolve_device(device)
     acts = {c["model"]["activation"] for c in run_cfgs}
     archs = {c["model"]["arch"] for c in run_cfgs}

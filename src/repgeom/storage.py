@@ -42,12 +42,14 @@ def package_versions() -> dict[str, str]:
 
 
 def provenance(device: str = "") -> dict[str, str]:
-    """Where a file was made: SLURM job id and node (empty outside SLURM), host and device."""
+    """Where a file was made: SLURM job id and node (empty outside SLURM), host, the device
+    used, and the GPUs the scheduler allotted (CUDA_VISIBLE_DEVICES, empty if none)."""
     return {
         "slurm_job_id": os.environ.get("SLURM_JOB_ID", ""),
         "slurm_node": os.environ.get("SLURMD_NODENAME", ""),
         "hostname": socket.gethostname(),
         "device": device,
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
     }
 
 

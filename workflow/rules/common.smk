@@ -48,3 +48,25 @@ def semantic(section):
     """The settings of a config section that change results (not progress or device)."""
     skip = {"runs_per_job", "device", "threads", "progress_every_s"}
     return {k: v for k, v in config[section].items() if k not in skip}
+
+
+def job_resources(stage):
+    """Scheduler resources of a stage from config['resources'], scaled by the attempt.
+
+    The GPU request of training jobs is written as `gpu` (sbatch --gpus) or `gres`
+    (sbatch --gres), as configured; a local run ignores both.
+    """
+    r = config["resources"][stage]
+    res = {
+        "runtime": lambda wildcards, attempt: r["runtime"] * attempt,
+        "mem_mb": lambda wildcards, attempt: r["mem_mb"] * attempt,
+    }
+    if r.get("gpus", 0) > 0:
+        if r["gpu_syntax"] == "gpu":
+            res["gpu"] = r["gpus"]
+            if r["gpu_model"]:
+                res["gpu_model"] = r["gpu_model"]
+        else:
+            model = f"{r['gpu_model']}:" if r["gpu_model"] else ""
+            res["gres"] = f"gpu:{model}{r['gpus']}"
+    return res

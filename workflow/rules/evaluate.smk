@@ -12,6 +12,8 @@ for _block in SWEEP.blocks:
         log:
             f"{LOGS}/evaluate/{CELL_TAG}_{_block.name}.log",
         threads: config["training"]["threads"]
+        resources:
+            **job_resources("evaluate"),
         params:
             evaluation=config["evaluation"],
         script:

@@ -13,6 +13,8 @@ for _block in SWEEP.blocks:
         log:
             f"{LOGS}/train/{CELL_TAG}_{_block.name}.log",
         threads: config["training"]["threads"]
+        resources:
+            **job_resources("train"),
         params:
             runs=block_configs(_block),
         script:

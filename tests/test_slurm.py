@@ -1,0 +1,177 @@
+"""The workflow through real SLURM daemons (started by .ci/slurm_cluster.sh).
+
+Skipped where no SLURM controller answers. Tests that reconfigure the cluster (no accounting,
+no GPUs) also need REPGEOM_SLURM_CI=1, which .ci/run sets; they restore the default cluster
+(accounting, 2 fake GPUs) afterwards.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from repgeom import storage
+
+ROOT = Path(__file__).parents[1]
+CLUSTER = ROOT / ".ci/slurm_cluster.sh"
+pytestmark = pytest.mark.slurm
+
+
+def _slurm_up() -> bool:
+    if not shutil.which("scontrol"):
+        return False
+    return subprocess.run(["scontrol", "ping"], capture_output=True).returncode == 0
+
+
+if not _slurm_up():
+    pytest.skip(
+        "no SLURM controller answers `scontrol ping` (start one with .ci/slurm_cluster.sh start)",
+        allow_module_level=True,
+    )
+
+MANAGED = os.environ.get("REPGEOM_SLURM_CI") == "1" and os.geteuid() == 0
+needs_managed = pytest.mark.skipif(
+    not MANAGED, reason="reconfigures the cluster: needs REPGEOM_SLURM_CI=1 and root (.ci/run)"
+)
+
+CONFIG = {
+    "sweep": {"seeds": [0, 1], "deltas": [0.5], "sigmas": [0.1], "activations": ["tanh", "relu"]},
+    "task": {"dim": 12, "n_train": 200, "n_test": 100},
+    "model": {"width": 8},
+    "training": {"epochs": 10, "runs_per_job": 2, "snapshots": {"count": 3}},
+    "resources": {
+        "train": {"runtime": 10, "mem_mb": 500, "gpus": 1},
+        "evaluate": {"runtime": 10, "mem_mb": 500},
+    },
+    "figures": {"formats": ["png"]},
+}
+
+
+def cluster(*args):
+    subprocess.run([str(CLUSTER), *args], check=True, timeout=300)
+
+
+def run_slurm(workdir, *extra, env=None, timeout=600):
+    """snakemake --profile profiles/slurm with test-only overrides, bounded by timeout -k."""
+    cmd = [
+        "timeout",
+        "-k",
+        "10",
+        str(timeout),
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--profile",
+        str(ROOT / "profiles/slurm"),
+        "--default-resources",
+        "slurm_partition=debug",
+        "slurm_account=root",
+        "runtime=10",
+        "mem_mb=500",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+        "--retries",
+        "0",
+        "--verbose",
+        *extra,
+    ]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    proc.wall_s = time.perf_counter() - t0
+    proc.text = proc.stdout + proc.stderr
+    return proc
+
+
+def sbatch_calls(text):
+    return re.findall(r"sbatch call: (.*)", text)
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(CONFIG))
+    return tmp_path
+
+
+def test_end_to_end_through_slurm(workdir):
+    proc = run_slurm(workdir)
+    assert proc.returncode == 0, proc.text[-5000:]
+    print(f"\nreal-SLURM end to end: {proc.wall_s:.1f} s")
+    train_calls = [c for c in sbatch_calls(proc.text) if "rule_train_" in c or "train_block" in c]
+    assert len(train_calls) == 2, sbatch_calls(proc.text)
+    print("sbatch request of a training job:", train_calls[0])
+    assert "--gpus=1" in train_calls[0]
+    weights = storage.run_files(workdir / "results", "weights.parquet")
+    assert len(weights) == 4
+    job_ids = set()
+    for f in weights:
+        prov = storage.read_metadata(f)["provenance"]
+        assert prov["slurm_job_id"] and prov["slurm_node"]
+        # the job got its GPU; torch here is a CPU build, so `auto` fell back to the CPU
+        assert prov["cuda_visible_devices"] and prov["device"] == "cpu"
+        job_ids.add(prov["slurm_job_id"])
+    assert len(job_ids) == 2  # one SLURM job per block of 2 runs
+    log = next((workdir / "results/logs/train").iterdir()).read_text()
+    assert "allotted but torch" in log and "epoch 10/10" in log
+    assert (workdir / "results/summary.parquet").exists()
+    assert (workdir / "results/figures/delta_sweep.png").exists()
+
+    again = run_slurm(workdir)
+    assert again.returncode == 0 and sbatch_calls(again.text) == []
+    assert "Nothing to be done" in again.text
+
+
+def test_failed_job_is_reported_kept_and_rerun_alone(workdir):
+    proc = run_slurm(workdir, env={"REPGEOM_FAIL_IF": "act=relu"})
+    assert proc.returncode != 0
+    assert "Error in rule train_block0" in proc.text
+    failed_log = next((workdir / "results/logs/train").glob("*act=relu*")).read_text()
+    assert "failure injected by REPGEOM_FAIL_IF=act=relu" in failed_log
+    slurm_logs = list((workdir / ".snakemake/slurm_logs").rglob("*.log"))
+    assert any("failure injected" in p.read_text(errors="replace") for p in slurm_logs)
+    # the tanh runs finished despite the failure (keep-going)
+    assert len(storage.run_files(workdir / "results", "metrics.parquet")) == 2
+
+    fixed = run_slurm(workdir)
+    assert fixed.returncode == 0, fixed.text[-5000:]
+    calls = sbatch_calls(fixed.text)
+    assert len([c for c in calls if "train_block" in c]) == 1  # only the failed cell retrains
+
+
+@needs_managed
+def test_squeue_status_without_accounting(workdir):
+    cluster("start", "--no-accounting", "--gpus", "2")
+    try:
+        assert subprocess.run(["sacct"], capture_output=True).returncode != 0
+        proc = run_slurm(workdir, "--slurm-status-command", "squeue", timeout=400)
+        assert proc.returncode == 0, proc.text[-5000:]
+        assert len(storage.run_files(workdir / "results", "metrics.parquet")) == 4
+    finally:
+        cluster("start")
+
+
+@needs_managed
+def test_gpu_request_without_gpus_fails_fast(workdir):
+    cluster("start", "--gpus", "0")
+    try:
+        proc = run_slurm(workdir, timeout=180)
+        assert proc.returncode != 0
+        assert proc.wall_s < 120
+        assert "Invalid generic resource" in proc.text
+        # with the GPU request switched off in config.yaml, the same cluster runs the sweep
+        cfg = yaml.safe_load((workdir / "config.yaml").read_text())
+        cfg["resources"]["train"]["gpus"] = 0
+        (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+        proc = run_slurm(workdir)
+        assert proc.returncode == 0, proc.text[-5000:]
+    finally:
+        cluster("start")
