@@ -55,6 +55,7 @@ def test_provenance_reads_slurm_environment(monkeypatch):
         "slurm_node": "node7",
         "hostname": "",
         "device": "cuda",
+        "cuda_visible_devices": "0",
     }
     monkeypatch.delenv("SLURM_JOB_ID")
     monkeypatch.delenv("SLURMD_NODENAME")
