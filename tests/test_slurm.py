@@ -9,12 +9,12 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import snakemake_cmd
 
 from repgeom import storage
 
@@ -64,13 +64,7 @@ def run_slurm(workdir, *extra, env=None, timeout=600):
         "-k",
         "10",
         str(timeout),
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
+        *snakemake_cmd(workdir),
         "--profile",
         str(ROOT / "profiles/slurm"),
         "--default-resources",

@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from conftest import snakemake_cmd
 
 from repgeom import storage
 from repgeom.evaluation import METRIC_COLUMNS
@@ -31,16 +32,9 @@ TINY = {
 
 
 def snakemake(workdir, *args, check=True):
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-    ]
-    proc = subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        snakemake_cmd(workdir) + list(args), capture_output=True, text=True, timeout=900
+    )
     if check and proc.returncode:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
