@@ -19,6 +19,7 @@ $(VENV)/.installed: pyproject.toml
 run: setup
 	$(BIN)/snakemake --cores $(CORES)
 	$(BIN)/snakemake --report results/report.html
+	$(BIN)/python -m repgeom headline results
 
 test: setup
 	$(BIN)/python -m pytest

@@ -7,7 +7,7 @@ def rng():
     return np.random.default_rng(1234)
 
 
-def square(noise_free: bool = True):
+def square():
     """Condition means on a unit square in 2-D: c → (s1, s2), with the δ-task's bit order."""
     from repgeom.tasks import condition_bits
 

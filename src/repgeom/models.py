@@ -17,8 +17,6 @@ import torch
 from .activations import Activation
 
 READOUTS = ("uniform", "sphere", "balanced")
-ARCHITECTURES = ("shallow",)
-TRAINED_PARAMS = ("W", "b", "bo")
 
 
 @dataclass
@@ -29,10 +27,6 @@ class ShallowBatch:
     b: torch.Tensor
     J: torch.Tensor
     bo: torch.Tensor
-
-    @property
-    def n_runs(self) -> int:
-        return self.W.shape[0]
 
     def to_numpy(self) -> dict[str, np.ndarray]:
         # .numpy() shares memory with CPU tensors; snapshots must not follow later in-place updates.

@@ -46,7 +46,6 @@ def delta_dichotomies() -> dict[str, np.ndarray]:
 
 #: dichotomies that are latent input variables (used by CCGP_proper)
 LATENTS = ("b1", "b2")
-TRAINED = ("xor",)
 
 
 def disjoint_unit_vectors(dim: int, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -14,7 +14,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -65,7 +65,6 @@ class TrainResult:
     stop_epoch: np.ndarray
     converged: np.ndarray
     wall_s: float = 0.0
-    extra: dict = field(default_factory=dict)
 
 
 def sgd_step(
