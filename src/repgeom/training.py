@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 STOPPING_RULE = "per-run: stop when max |Δparam| over one epoch ≤ conv_tol"
 
 
+def shuffle_rng(seed: int) -> np.random.Generator:
+    """The generator of one run's minibatch order (one permutation per epoch)."""
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(7,)))
+
+
 def snapshot_epochs(epochs: int, schedule: str = "log", count: int = 20, every: int = 0) -> list:
     """Epochs at which weights are saved; always includes 0 and ``epochs``.
 
@@ -113,9 +118,7 @@ def train(
     """
     R, n, _ = x.shape
     dev = x.device
-    rngs = [
-        np.random.default_rng(np.random.SeedSequence(int(s), spawn_key=(7,))) for s in shuffle_seeds
-    ]
+    rngs = [shuffle_rng(s) for s in shuffle_seeds]
     lr_on = torch.full((R,), settings.lr, device=dev)
     active = torch.ones(R, dtype=torch.bool, device=dev)
     stop_epoch = np.full(R, settings.epochs)

@@ -1,0 +1,97 @@
+"""Training throughput of the batched trainer against the matmul FLOP rate, same device, same run.
+
+    python benchmarks/training_throughput.py [--threads 1] [--device cpu] [--runs 1 10 20 50]
+
+For R runs at the paper's sizes (D = N = 120, minibatch 200, one output) it times ``sgd_step``
+and, as the reference, the two batched matmuls of that shape that dominate a step, plus one
+large square matmul (the device's practical peak). FLOPs per step and run are counted as
+3 matmuls of 2·B·D·N (forward, hidden-gradient ⊗ input, and the input-side product) plus the
+readout terms. Prints a table and a JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+
+from repgeom.activations import get_activation
+from repgeom.models import init_shallow
+from repgeom.training import sgd_step
+
+D = N = 120
+B = 200
+
+
+def _rate(fn, flops: float, min_s: float = 1.0, sync=lambda: None) -> float:
+    fn()
+    sync()
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < min_s:
+        fn()
+        reps += 1
+    sync()
+    return flops * reps / (time.perf_counter() - t0)
+
+
+def step_flops(runs: int) -> float:
+    # forward W x (2BDN), readout (2BN), backward J^T dz (2BN), dW = dpre^T x (2BDN)
+    return runs * (2 * 2 * B * D * N + 2 * 2 * B * N)
+
+
+def _measure(R: int, dev, act, peak: float, sync) -> dict:
+    params = init_shallow(list(range(R)), D, N, ["uniform"] * R)
+    params = type(params).from_numpy(params.to_numpy(), device=dev)
+    x = torch.randn(R, B, D, device=dev)
+    y = (torch.rand(R, B, 1, device=dev) > 0.5).float()
+    lr = torch.full((R,), 0.1, device=dev)
+    train = _rate(lambda: sgd_step(params, x, y, act, lr), step_flops(R), sync=sync)
+    Wt = params.W.transpose(1, 2).contiguous()
+    xt = x.transpose(1, 2)
+    mm = _rate(lambda: (torch.bmm(x, Wt), torch.bmm(Wt, xt)), 4 * R * B * D * N, sync=sync)
+    step_s = step_flops(R) / train
+    return {
+        "runs": R,
+        "step_ms": 1e3 * step_s,
+        "us_per_run_step": 1e6 * step_s / R,
+        "train_gflops": train / 1e9,
+        "bmm_gflops": mm / 1e9,
+        "train_vs_bmm": train / mm,
+        "train_vs_peak": train / peak,
+    }
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (workflow jobs use 1)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--runs", type=int, nargs="+", default=[1, 10, 20, 50])
+    p.add_argument("--act", default="tanh")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    dev = torch.device(args.device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+
+    big = torch.randn(2048, 2048, device=dev)
+    peak = _rate(lambda: big @ big, 2 * 2048**3, sync=sync)
+    rows = [_measure(R, dev, get_activation(args.act), peak, sync) for R in args.runs]
+    print(f"device {dev}, {args.threads} thread(s); square 2048 matmul: {peak / 1e9:.1f} GFLOP/s")
+    print(
+        f"{'runs':>5} {'step ms':>8} {'µs/run-step':>12} {'train GF/s':>11} {'bmm GF/s':>9} "
+        f"{'train/bmm':>10} {'train/peak':>11}"
+    )
+    for r in rows:
+        print(
+            f"{r['runs']:>5} {r['step_ms']:>8.3f} {r['us_per_run_step']:>12.1f} "
+            f"{r['train_gflops']:>11.1f} {r['bmm_gflops']:>9.1f} {r['train_vs_bmm']:>10.2f} "
+            f"{r['train_vs_peak']:>11.2f}"
+        )
+    result = {"device": str(dev), "threads": args.threads, "peak_gflops": peak / 1e9, "rows": rows}
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
