@@ -134,10 +134,12 @@ def evaluate_run(
     for s in range(S):
         for d in DICHOTOMIES:
             args = (spec, H["train"][s], cond["train"], H["test"][s], cond["test"], dich[d])
-            out[f"ccgp_{d}"][s] = M.ccgp(*args, [dich[o] for o in DICHOTOMIES if o != d])
+            # each context gives two splits; CCGP_proper (§6.4) uses only the other latent
+            # bits' splits, a subset of CCGP's, so each context's decoders are fitted once
+            by_context = {o: M.ccgp(*args, [dich[o]]) for o in DICHOTOMIES if o != d}
+            out[f"ccgp_{d}"][s] = np.mean(list(by_context.values()))
             if d in LATENTS:
-                # CCGP_proper: only the other latent bits define the splits (§6.4)
-                out[f"ccgp_proper_{d}"][s] = M.ccgp(*args, [dich[o] for o in LATENTS if o != d])
+                out[f"ccgp_proper_{d}"][s] = np.mean([by_context[o] for o in LATENTS if o != d])
             for name, tr, te in (
                 ("decoding", "train", "test"),
                 ("decoding_noisy", "noisy_train", "noisy_test"),
