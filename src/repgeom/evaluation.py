@@ -82,8 +82,9 @@ def _unique_snapshots(params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.nda
 def _hidden(W, b, act, x: np.ndarray) -> np.ndarray:
     """f(x Wᵀ + b) for S snapshots: W (S,N,D), b (S,N), x (n,D) → (S,n,N) float32."""
     with torch.no_grad():
-        pre = torch.from_numpy(x).float() @ torch.from_numpy(W).transpose(1, 2)
-        return act.f(pre + torch.from_numpy(b)[:, None, :]).numpy()
+        # torch.tensor copies: snapshot arrays read from Parquet are read-only
+        pre = torch.tensor(x, dtype=torch.float32) @ torch.tensor(W).transpose(1, 2)
+        return act.f(pre + torch.tensor(b)[:, None, :]).numpy()
 
 
 def _bce(logit: np.ndarray, y: np.ndarray) -> np.ndarray:
