@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .storage import read_metadata  # noqa: E402
 from .sweep import fmt_float  # noqa: E402
 from .tasks import task_alignment  # noqa: E402
 
@@ -24,7 +25,11 @@ PANELS = (
     ("input_alignment", "Input alignment (CKA)", (0, 1.02)),
     ("ps_untrained", "PS, untrained bits", (-1, 1)),
     ("ccgp_untrained", "CCGP (proper), untrained bits", (0, 1.02)),
-    ("decoding_noisy_untrained", "Decoding untrained bits\n(test noise σ_test)", (0.4, 1.02)),
+    (
+        "decoding_noisy_untrained",
+        "Decoding untrained bits\n(test noise σ = {test_sigma})",
+        (0.4, 1.02),
+    ),
 )
 COLORS = {"tanh": "#c0392b", "relu": "#2471a3"}
 
@@ -70,7 +75,11 @@ def _band(ax, x, m, s, act, **kw):
     ax.fill_between(x, m - s, m + s, color=COLORS.get(act), alpha=0.2, lw=0)
 
 
-def delta_sweep(df: pd.DataFrame, title: str):
+def _panels(test_sigma: float) -> tuple:
+    return tuple((c, n.format(test_sigma=fmt_float(test_sigma)), y) for c, n, y in PANELS)
+
+
+def delta_sweep(df: pd.DataFrame, title: str, test_sigma: float):
     """One panel per metric against δ at the final epoch, one line per activation."""
     final = df[df["epoch"] == df.groupby("seed")["epoch"].transform("max")]
     fig, axes = plt.subplots(
@@ -90,9 +99,9 @@ def delta_sweep(df: pd.DataFrame, title: str):
     return fig
 
 
-def over_training(df: pd.DataFrame, title: str):
+def over_training(df: pd.DataFrame, title: str, test_sigma: float):
     """The sweep's metrics plus the training loss against epoch, for one δ."""
-    cols = (("train_loss", "Training loss (BCE)", None),) + PANELS
+    cols = (("train_loss", "Training loss (BCE)", None),) + _panels(test_sigma)
     fig, axes = plt.subplots(1, len(cols), figsize=(3.1 * len(cols), 3.0), constrained_layout=True)
     for ax, (col, name, ylim) in zip(axes, cols, strict=True):
         for act, sub in df.groupby("act", observed=True):
@@ -120,10 +129,13 @@ def _save(fig, paths):
 def draw_all(metrics_path, sweep_png, training_png, extra: list[str], figures: dict, sweep: dict):
     """Draw both figures; ``extra`` are further paths named ``{delta_sweep,over_training}.ext``."""
     df, choice = select(add_derived(pd.read_parquet(metrics_path)), figures, sweep)
+    test_sigma = read_metadata(metrics_path)["config"]["evaluation"]["test_sigma"]
     plt.rcParams.update({"figure.dpi": figures["dpi"], "font.size": 9})
     where = f"σ = {fmt_float(choice['sigma'])}, readout {choice['readout']}, {choice['arch']}"
     n = df.groupby(["act", "delta"], observed=True)["seed"].nunique().min()
-    fig = delta_sweep(df, f"δ-task, end of training ({where}; mean ± s.e.m., n = {n} seeds)")
+    fig = delta_sweep(
+        df, f"δ-task, end of training ({where}; mean ± s.e.m., n = {n} seeds)", test_sigma
+    )
     _save(fig, [sweep_png] + [p for p in extra if Path(p).stem == "delta_sweep"])
 
     deltas = sorted(df["delta"].unique())
@@ -136,5 +148,5 @@ def draw_all(metrics_path, sweep_png, training_png, extra: list[str], figures: d
             f"config key 'figures.training_delta': {want!r} is not a swept δ; allowed: {deltas}"
         )
     sub = df[np.isclose(df["delta"], hit[0])]
-    fig = over_training(sub, f"δ-task over training (δ = {fmt_float(hit[0])}, {where})")
+    fig = over_training(sub, f"δ-task over training (δ = {fmt_float(hit[0])}, {where})", test_sigma)
     _save(fig, [training_png] + [p for p in extra if Path(p).stem == "over_training"])
