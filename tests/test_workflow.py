@@ -211,3 +211,23 @@ def test_headline_command(done):
         text=True,
     )
     assert missing.returncode == 2 and "run the workflow first" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("train", "present", "absent"),
+    [
+        ({}, ["gpu=1", "runtime=60", "mem_mb=4000"], ["gres="]),
+        ({"gpu_syntax": "gres", "gpu_model": "a100", "gpus": 2}, ["gres=gpu:a100:2"], ["gpu=2"]),
+        ({"gpus": 0, "runtime": 5, "mem_mb": 300}, ["runtime=5", "mem_mb=300"], ["gpu", "gres"]),
+    ],
+)
+def test_training_resources_follow_config(tmp_path, train, present, absent):
+    write_config(tmp_path, TINY | {"resources": {"train": train}})
+    out = snakemake(tmp_path, "-n", "--until", "train_block0").stdout
+    jobs = [b for b in out.split("\n\n") if "rule train_block0" in b]
+    assert jobs
+    res = next(line for line in jobs[0].splitlines() if "resources:" in line)
+    for item in present:
+        assert item in res, res
+    for item in absent:
+        assert item not in res, res
