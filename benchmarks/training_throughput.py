@@ -42,8 +42,7 @@ def step_flops(runs: int) -> float:
 
 
 def _measure(R: int, dev, act, peak: float, sync) -> dict:
-    params = init_shallow(list(range(R)), D, N, ["uniform"] * R)
-    params = type(params).from_numpy(params.to_numpy(), device=dev)
+    params = init_shallow(list(range(R)), D, N, ["uniform"] * R).to(dev)
     x = torch.randn(R, B, D, device=dev)
     y = (torch.rand(R, B, 1, device=dev) > 0.5).float()
     lr = torch.full((R,), 0.1, device=dev)

@@ -32,12 +32,11 @@ class ShallowBatch:
         # .numpy() shares memory with CPU tensors; snapshots must not follow later in-place updates.
         return {f.name: getattr(self, f.name).detach().cpu().numpy().copy() for f in fields(self)}
 
+    def to(self, device) -> ShallowBatch:
+        return ShallowBatch(*(getattr(self, f.name).to(device) for f in fields(self)))
+
     def clone(self) -> ShallowBatch:
         return ShallowBatch(*(getattr(self, f.name).clone() for f in fields(self)))
-
-    @classmethod
-    def from_numpy(cls, arrays: dict[str, np.ndarray], device="cpu") -> ShallowBatch:
-        return cls(*(torch.as_tensor(arrays[f.name], device=device) for f in fields(cls)))
 
 
 def readout_weights(kind: str, n_out: int, width: int, gen: torch.Generator) -> torch.Tensor:

@@ -6,6 +6,7 @@ The Snakemake scripts in ``workflow/scripts`` are thin wrappers around these.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import torch
 
 from . import storage
 from .activations import get_activation
@@ -31,8 +33,6 @@ DEVICES = ("auto", "cpu", "cuda")
 
 def resolve_device(choice: str) -> str:
     """``auto`` → cuda if torch sees a GPU, else cpu; ``cuda`` without a GPU fails at once."""
-    import torch
-
     if choice not in DEVICES:
         raise ValueError(f"device {choice!r} not allowed; allowed: {', '.join(DEVICES)}")
     if choice == "auto":
@@ -90,10 +90,6 @@ def train_block(
     progress_every_s: float = 10.0,
 ) -> None:
     """Train the runs of one block as one vectorised model and write each run's files."""
-    import dataclasses
-
-    import torch
-
     inject_failure(run_cfgs)
     dev = resolve_device(device)
     acts = {c["model"]["activation"] for c in run_cfgs}
@@ -119,8 +115,7 @@ def train_block(
         run_cfgs[0]["task"]["dim"],
         m["width"],
         [c["model"]["readout"] for c in run_cfgs],
-    )
-    params = type(params).from_numpy(params.to_numpy(), device=dev)
+    ).to(dev)
     log.info(
         "training %d runs (%s, %s) for up to %d epochs on %s",
         len(run_cfgs),
