@@ -27,6 +27,18 @@ import yaml
 ROOT = Path(__file__).parents[1]
 
 
+def timed_snakemake(workdir: str, cfg: dict, *args: str) -> tuple[float, str]:
+    """Run the project's Snakefile in ``workdir`` with ``cfg`` as its config.yaml.
+
+    Returns (wall seconds, stdout).
+    """
+    (Path(workdir) / "config.yaml").write_text(yaml.safe_dump(cfg))
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", workdir, *args]
+    t0 = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return time.perf_counter() - t0, out
+
+
 TINY = {
     "task": {"dim": 12, "n_train": 200, "n_test": 100},
     "model": {"width": 8},
@@ -58,24 +70,7 @@ def local_overhead(cells: int) -> dict:
             evaluate_block(files["weights"], files["metrics"], sw.config["evaluation"])
         inproc = time.perf_counter() - t0
 
-        cfg = TINY | {"sweep": sweep}
-        (Path(d) / "config.yaml").write_text(yaml.safe_dump(cfg))
-        cmd = [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(ROOT / "Snakefile"),
-            "-d",
-            d,
-            "--cores",
-            "1",
-            "--quiet",
-            "all",
-        ]
-        t0 = time.perf_counter()
-        subprocess.run(cmd, capture_output=True, text=True, check=True)
-        wall = time.perf_counter() - t0
+        wall, _ = timed_snakemake(d, TINY | {"sweep": sweep}, "--cores", "1", "--quiet", "all")
     jobs = 2 * len(sw.cells)  # train + evaluate per cell; aggregate and figures are extra work
     return {
         "cells": len(sw.cells),
@@ -106,22 +101,7 @@ def main(argv=None) -> dict:
     }
     runs = 21 * 4 * 2 * 3 * args.seeds
     with tempfile.TemporaryDirectory() as d:
-        (Path(d) / "config.yaml").write_text(yaml.safe_dump(cfg))
-        cmd = [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(ROOT / "Snakefile"),
-            "-d",
-            d,
-            "-n",
-            "--quiet",
-            "rules",
-        ]
-        t0 = time.perf_counter()
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-        dry = time.perf_counter() - t0
+        dry, out = timed_snakemake(d, cfg, "-n", "--quiet", "rules")
     jobs = int(re.search(r"^total\s+(\d+)", out, re.M).group(1))
     result = {"runs": runs, "jobs": jobs, "runs_per_job": args.runs_per_job, "dry_run_s": dry}
     print(f"{'runs':>7} {'jobs':>6} {'runs/job':>9} {'snakemake -n (s)':>17}")
