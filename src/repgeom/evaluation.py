@@ -69,14 +69,10 @@ def make_datasets(task_cfg: dict, test_sigma: float | None = None) -> dict:
 
 
 def _unique_snapshots(params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of distinct snapshots and, per snapshot, the index of its distinct copy."""
-    keys = [
-        b"".join(params[k][i].tobytes() for k in ("W", "b", "bo")) for i in range(len(params["W"]))
-    ]
-    first: dict[bytes, int] = {}
-    inverse = np.array([first.setdefault(k, len(first)) for k in keys])
-    uniq = np.array([keys.index(k) for k in first])
-    return uniq, inverse
+    """Indices of distinct snapshots and, per snapshot, the position of its distinct copy."""
+    flat = np.concatenate([params[k].reshape(len(params[k]), -1) for k in ("W", "b", "bo")], axis=1)
+    _, uniq, inverse = np.unique(flat, axis=0, return_index=True, return_inverse=True)
+    return uniq, inverse.reshape(-1)
 
 
 def _hidden(W, b, act, x: np.ndarray) -> np.ndarray:
