@@ -66,3 +66,16 @@ def test_run_config_is_complete_and_excludes_execution_settings():
 def test_fixed_data_seed():
     sw = Sweep(validate({"task": {"data_seed": 0}}, SCHEMA))
     assert sw.run_config(sw.cells[0], 3)["task"]["data_seed"] == 0
+
+
+def test_figure_settings_must_name_swept_values():
+    ok = Sweep(validate({"figures": {"sigma": "1e-1", "training_delta": 0.5}}, SCHEMA))
+    assert ok.figure_errors() == []
+    bad = Sweep(
+        validate({"figures": {"sigma": 0.3, "readout": "sphere", "training_delta": 0.6}}, SCHEMA)
+    )
+    errors = bad.figure_errors()
+    assert len(errors) == 3
+    assert "figures.sigma': 0.3 is not in the sweep; allowed: 0.1" in errors[0]
+    assert "figures.readout': sphere" in errors[1] and "allowed: uniform" in errors[1]
+    assert "figures.training_delta': 0.6" in errors[2] and "0.25" in errors[2]

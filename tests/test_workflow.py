@@ -169,6 +169,7 @@ def test_incremental_reruns(done, change, expected):
         ({"training": {"epochs": -1}}, ["training.epochs", "minimum of 1"]),
         ({"sweep": {"deltas": []}}, ["sweep.deltas", "non-empty"]),
         ({"bogus": 1}, ["'bogus' was unexpected", "allowed keys"]),
+        ({"figures": {"training_delta": 0.7}}, ["figures.training_delta", "allowed: 0.0, 0.5"]),
     ],
 )
 def test_bad_config_stops_before_any_job(done, change, needles):

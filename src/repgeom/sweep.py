@@ -78,6 +78,28 @@ class Sweep:
         for k, vals in self.axes.items():  # 0.1 and 0.10 are one value
             self.axes[k] = list(dict.fromkeys(vals))
 
+    def figure_errors(self) -> list[str]:
+        """Figure settings that name values the sweep does not have (checked at parse time,
+        so a typo stops the workflow before training rather than at the figures job)."""
+        f, errors = self.config["figures"], []
+        wanted = {
+            "sigma": ("sigma", f["sigma"]),
+            "readout": ("readout", f["readout"]),
+            "arch": ("arch", f["arch"]),
+            "training_delta": ("delta", f["training_delta"]),
+        }
+        for key, (axis, value) in wanted.items():
+            if value is None:
+                continue
+            if KEY_TYPES[axis] == "float64":
+                value = fmt_float(value)
+            if value not in self.axes[axis]:
+                errors.append(
+                    f"config key 'figures.{key}': {value} is not in the sweep; "
+                    f"allowed: {', '.join(self.axes[axis])} (or null)"
+                )
+        return errors
+
     # -- structure ---------------------------------------------------------------------
     @property
     def cells(self) -> list[dict]:

@@ -18,6 +18,8 @@ config.clear()
 config.update(_validated)
 
 SWEEP = Sweep(config)
+if SWEEP.figure_errors():
+    raise WorkflowError("invalid configuration:\n  - " + "\n  - ".join(SWEEP.figure_errors()))
 RESULTS = SWEEP.root
 LOGS = f"{RESULTS}/logs"
 CELL = SWEEP.cell_pattern()
