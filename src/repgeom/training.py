@@ -72,22 +72,53 @@ class TrainResult:
     wall_s: float = 0.0
 
 
+@dataclass
+class StepBuffers:
+    """Scratch tensors for one minibatch shape, reused by every step: (R, B, N) each.
+
+    Fresh multi-megabyte tensors at every step cost more than the arithmetic on them (the
+    allocator returns them to the OS and every page faults again), so the step writes into
+    these instead.
+    """
+
+    h: torch.Tensor
+    dpre: torch.Tensor
+    tmp: torch.Tensor
+
+    @classmethod
+    def for_batch(cls, xb: torch.Tensor, width: int) -> StepBuffers:
+        R, B, _ = xb.shape
+        return cls(*(torch.empty(R, B, width, dtype=xb.dtype, device=xb.device) for _ in range(3)))
+
+
 def sgd_step(
-    p: ShallowBatch, xb: torch.Tensor, yb: torch.Tensor, act: Activation, lr: torch.Tensor
+    p: ShallowBatch,
+    xb: torch.Tensor,
+    yb: torch.Tensor,
+    act: Activation,
+    lr: torch.Tensor,
+    buf: StepBuffers | None = None,
 ) -> torch.Tensor:
     """One in-place SGD step on every run; returns the per-run minibatch loss (R,).
 
-    xb (R, B, D), yb (R, B, K) float, lr (R,) (0 freezes a run).
+    xb (R, B, D), yb (R, B, K) float, lr (R,) (0 freezes a run); ``buf`` shaped for this
+    minibatch (allocated here when not given).
     """
-    pre = torch.baddbmm(p.b.unsqueeze(1), xb, p.W.transpose(1, 2))
-    h = act.f(pre)
+    if buf is None:
+        buf = StepBuffers.for_batch(xb, p.W.shape[1])
+    h = act.f_(torch.baddbmm(p.b.unsqueeze(1), xb, p.W.transpose(1, 2), out=buf.h))
     z = logits(p, h)
     loss = F.binary_cross_entropy_with_logits(z, yb, reduction="none").mean(dim=(1, 2))
-    dz = (torch.sigmoid(z) - yb) / xb.shape[1]
-    dpre = torch.bmm(dz, p.J) * act.df(pre)
-    p.W.sub_(lr[:, None, None] * torch.bmm(dpre.transpose(1, 2), xb))
-    p.b.sub_(lr[:, None] * dpre.sum(1))
-    p.bo.sub_(lr[:, None] * dz.sum(1))
+    # the learning rate and the minibatch mean are folded into the small (R, B, K) output error
+    dz = (torch.sigmoid(z) - yb).mul_((lr / xb.shape[1])[:, None, None])
+    if dz.shape[2] == 1:
+        torch.mul(dz, p.J, out=buf.dpre)  # (R, B, 1) · (R, 1, N): an outer product per run
+    else:
+        torch.bmm(dz, p.J, out=buf.dpre)
+    act.backprop_(buf.dpre, h, buf.tmp)
+    p.W.baddbmm_(buf.dpre.transpose(1, 2), xb, alpha=-1)
+    p.b.sub_(buf.dpre.sum(1))
+    p.bo.sub_(dz.sum(1))
     return loss
 
 
@@ -117,6 +148,7 @@ def train(
     ``shuffle_seeds`` (R,) seeds each run's minibatch order.
     """
     R, n, _ = x.shape
+    N = params.W.shape[1]
     dev = x.device
     rngs = [shuffle_rng(s) for s in shuffle_seeds]
     lr_on = torch.full((R,), settings.lr, device=dev)
@@ -126,24 +158,29 @@ def train(
     loss_hist = np.full((R, settings.epochs), np.nan, dtype=np.float32)
     wanted = set(settings.snapshot_epochs)
     snapshots = {0: params.to_numpy()} if 0 in wanted else {}
-    ar = torch.arange(R, device=dev)[:, None]
+    # minibatches are gathered straight from the flattened data into small reused buffers, so
+    # the matmuls read them from cache; row r·n + i of the flat view is sample i of run r
+    x_flat, y_flat = x.reshape(R * n, -1), y.reshape(R * n, -1)
+    offset = (torch.arange(R, device=dev) * n)[:, None]
+    bufs: dict[int, tuple[torch.Tensor, torch.Tensor, StepBuffers]] = {}
     t0 = last = time.perf_counter()
     epoch = 0
     for epoch in range(1, settings.epochs + 1):
-        perm = torch.as_tensor(np.stack([g.permutation(n) for g in rngs]), device=dev)
-        xs, ys = x[ar, perm], y[ar, perm]
+        perm = torch.as_tensor(np.stack([g.permutation(n) for g in rngs]), device=dev) + offset
         before = params.clone()
         lr = lr_on * active
         total = torch.zeros(R, device=dev)
         n_batches = 0
         for i in range(0, n, settings.batch_size):
-            total += sgd_step(
-                params,
-                xs[:, i : i + settings.batch_size],
-                ys[:, i : i + settings.batch_size],
-                act,
-                lr,
-            )
+            idx = perm[:, i : i + settings.batch_size]
+            B = idx.shape[1]
+            if B not in bufs:
+                xb = x.new_empty(R, B, x.shape[2])
+                bufs[B] = (xb, y.new_empty(R, B, y.shape[2]), StepBuffers.for_batch(xb, N))
+            xb, yb, buf = bufs[B]
+            torch.index_select(x_flat, 0, idx.reshape(-1), out=xb.view(R * B, -1))
+            torch.index_select(y_flat, 0, idx.reshape(-1), out=yb.view(R * B, -1))
+            total += sgd_step(params, xb, yb, act, lr, buf)
             n_batches += 1
         was_active = active.cpu().numpy()
         loss_hist[was_active, epoch - 1] = (total / n_batches).cpu().numpy()[was_active]
