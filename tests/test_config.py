@@ -13,7 +13,13 @@ SCHEMA = load_schema(ROOT / "workflow/schemas/config.schema.yaml")
 def test_repo_config_is_valid_and_defaults_fill():
     cfg = validate(yaml.safe_load((ROOT / "config.yaml").read_text()), SCHEMA)
     assert cfg["task"]["dim"] == 120 and cfg["model"]["width"] == 120
-    assert cfg["evaluation"]["decoder"] == {"kind": "svm", "C": 1.0, "max_iter": 1000}
+    assert cfg["evaluation"]["decoder"] == {
+        "kind": "svm",
+        "solver": "newton",
+        "C": 1.0,
+        "max_iter": 1000,
+        "tol": 1e-4,
+    }
     empty = validate({}, SCHEMA)
     assert empty["sweep"]["activations"] == ["tanh", "relu"]
     assert empty["training"]["snapshots"]["schedule"] == "log"

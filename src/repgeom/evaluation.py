@@ -14,6 +14,7 @@ import torch
 
 from . import metrics as M
 from .activations import get_activation
+from .decoders import DecoderSpec, Problem, accuracies
 from .tasks import (
     LATENTS,
     STREAM_NOISY_TEST,
@@ -38,9 +39,13 @@ METRIC_COLUMNS = (
 )
 
 
+#: snapshots whose decoders are solved in one batch (bounds memory: ~10 MB per snapshot)
+SNAPSHOT_CHUNK = 16
+
+
 @dataclass(frozen=True)
 class EvalSettings:
-    decoder: M.DecoderSpec = M.DecoderSpec()
+    decoder: DecoderSpec = DecoderSpec()
     test_sigma: float = 1.0
 
 
@@ -68,6 +73,40 @@ def make_datasets(task_cfg: dict, test_sigma: float | None = None) -> dict:
     return out
 
 
+def decoding_problems(dich: dict[str, np.ndarray]) -> dict[str, list[Problem]]:
+    """The decoders behind each decoding-based metric column, over the δ-task's conditions.
+
+    ``decoding_*``: train on the training samples, test on the test samples (and the same at the
+    extra test noise for ``decoding_noisy_*``). ``ccgp_*``: for every other dichotomy (the
+    context) and each of its halves, train on the training samples of that half's conditions
+    and test on the test samples of the other half's (paper_spec §6.4). The metric is the mean
+    accuracy of its problems; ``ccgp_proper_*`` uses only the latent-bit contexts.
+    """
+
+    def lab(d, conds=None):
+        v = 2 * dich[d].astype(int) - 1
+        if conds is not None:
+            v = np.where(np.isin(np.arange(len(v)), conds), v, 0)
+        return tuple(int(a) for a in v)
+
+    out: dict[str, list[Problem]] = {}
+    for d in DICHOTOMIES:
+        out[f"decoding_{d}"] = [Problem("train", "test", lab(d), lab(d))]
+        out[f"decoding_noisy_{d}"] = [Problem("noisy_train", "noisy_test", lab(d), lab(d))]
+        by_context = {
+            o: [
+                Problem("train", "test", lab(d, tr), lab(d, te))
+                for tr, te in M.ccgp_splits(dich[d], dich[o])
+            ]
+            for o in DICHOTOMIES
+            if o != d
+        }
+        out[f"ccgp_{d}"] = [p for ps in by_context.values() for p in ps]
+        if d in LATENTS:
+            out[f"ccgp_proper_{d}"] = [p for o in LATENTS if o != d for p in by_context[o]]
+    return out
+
+
 def _unique_snapshots(params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Indices of distinct snapshots and, per snapshot, the position of its distinct copy."""
     flat = np.concatenate([params[k].reshape(len(params[k]), -1) for k in ("W", "b", "bo")], axis=1)
@@ -89,11 +128,15 @@ def _bce(logit: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def evaluate_run(
-    run_cfg: dict, params: dict[str, np.ndarray], settings: EvalSettings
+    run_cfg: dict,
+    params: dict[str, np.ndarray],
+    settings: EvalSettings,
+    device: str | torch.device = "cpu",
 ) -> dict[str, np.ndarray]:
     """All metrics of one run at each snapshot.
 
-    params: name → (S, ...) snapshot arrays of one run. Returns column name → (S,) array.
+    params: name → (S, ...) snapshot arrays of one run; ``device`` runs the batched decoders.
+    Returns column name → (S,) array.
     """
     task_cfg = run_cfg["task"]
     task = make_task(task_cfg)
@@ -124,26 +167,24 @@ def evaluate_run(
     for d in DICHOTOMIES:
         out[f"ps_{d}"] = M.parallelism_score(Zbar, dich[d])
 
-    spec = settings.decoder
-    for col in METRIC_COLUMNS:
-        if col.startswith(("ccgp", "decoding")):
-            out[col] = np.empty(S)
-    for s in range(S):
-        for d in DICHOTOMIES:
-            args = (spec, H["train"][s], cond["train"], H["test"][s], cond["test"], dich[d])
-            # each context gives two splits; CCGP_proper (§6.4) uses only the other latent
-            # bits' splits, a subset of CCGP's, so each context's decoders are fitted once
-            by_context = {o: M.ccgp(*args, [dich[o]]) for o in DICHOTOMIES if o != d}
-            out[f"ccgp_{d}"][s] = np.mean(list(by_context.values()))
-            if d in LATENTS:
-                out[f"ccgp_proper_{d}"][s] = np.mean([by_context[o] for o in LATENTS if o != d])
-            for name, tr, te in (
-                ("decoding", "train", "test"),
-                ("decoding_noisy", "noisy_train", "noisy_test"),
-            ):
-                out[f"{name}_{d}"][s] = M.decoder_accuracy(
-                    spec, H[tr][s], dich[d][cond[tr]], H[te][s], dich[d][cond[te]]
-                )
+    # every decoder of every snapshot in one batched call; identical problems are fitted once
+    columns = decoding_problems(dich)
+    problems = sorted({p for ps in columns.values() for p in ps}, key=repr)
+    acc = np.concatenate(
+        [
+            accuracies(
+                settings.decoder,
+                {k: v[lo : lo + SNAPSHOT_CHUNK] for k, v in H.items()},
+                cond,
+                problems,
+                device,
+            )
+            for lo in range(0, S, SNAPSHOT_CHUNK)
+        ]
+    )
+    where = {p: i for i, p in enumerate(problems)}
+    for col, ps in columns.items():
+        out[col] = acc[:, [where[p] for p in ps]].mean(axis=1)
     out["shattering_dim"] = np.mean([out[f"decoding_{d}"] for d in DICHOTOMIES], axis=0)
     out["shattering_dim_noisy"] = np.mean([out[f"decoding_noisy_{d}"] for d in DICHOTOMIES], axis=0)
     out["participation_ratio"] = M.participation_ratio(H["test"].astype(np.float64))

@@ -2,17 +2,19 @@
 
 Kernel alignment and the parallelism score are batched NumPy algebra over any leading axes
 (runs, snapshots). Decoding-based metrics (CCGP, decoding accuracy, shattering dimension) fit a
-linear decoder per dichotomy; the default decoder is the paper's ``LinearSVC`` with
-scikit-learn's defaults (C=1, squared hinge).
+linear decoder per dichotomy: the objective of the paper's ``LinearSVC`` (C=1, squared hinge),
+solved by ``repgeom.decoders``. The per-problem functions here are the straightforward
+definitions; the evaluation batches the same problems through ``decoders.accuracies``.
 """
 
 from __future__ import annotations
 
 import itertools
-import warnings
-from dataclasses import dataclass
 
 import numpy as np
+import torch
+
+from .decoders import DecoderSpec, liblinear_decisions, squared_hinge_svm
 
 # --------------------------------------------------------------------------- kernel alignment
 
@@ -79,18 +81,6 @@ def parallelism_score(Z: np.ndarray, labels: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- decoders
 
 
-@dataclass(frozen=True)
-class DecoderSpec:
-    """Linear decoder: ``svm`` is scikit-learn's LinearSVC (C, squared hinge, max_iter)."""
-
-    kind: str = "svm"
-    C: float = 1.0
-    max_iter: int = 1000
-
-
-DECODERS = ("svm",)
-
-
 def decoder_accuracy(
     spec: DecoderSpec,
     X_train: np.ndarray,
@@ -100,24 +90,27 @@ def decoder_accuracy(
 ) -> float:
     """Fit a linear decoder on (X_train (n, F), y_train (n,)) and return accuracy on the test set.
 
-    A training set with a single class cannot be decoded: the accuracy is then that of
-    predicting that class.
+    Labels are any two values (the larger is the positive class). A training set with a single
+    class cannot be decoded: the accuracy is then that of predicting that class.
     """
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.svm import LinearSVC
-
-    if spec.kind != "svm":
-        raise ValueError(f"unknown decoder {spec.kind!r}; allowed: {', '.join(DECODERS)}")
+    spec.check()
     classes = np.unique(y_train)
     if len(classes) < 2:
         return float(np.mean(y_test == classes[0]))
-    clf = LinearSVC(C=spec.C, max_iter=spec.max_iter)
-    with warnings.catch_warnings():
-        # The liblinear solver warns on slow convergence; the accuracy is still meaningful and
-        # thousands of identical warnings would drown the job's log.
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(X_train, y_train)
-    return float(np.mean(clf.predict(X_test) == y_test))
+    y = np.where(y_train == classes[1], 1.0, -1.0)
+    if spec.solver == "liblinear":
+        dec = liblinear_decisions(spec, X_train, y, X_test)
+    else:
+        w, b, _ = squared_hinge_svm(
+            torch.as_tensor(X_train)[None],
+            torch.zeros(len(y), dtype=torch.int64),
+            torch.ones(1, 1, 1, dtype=torch.bool),
+            torch.as_tensor(y)[None, None],
+            spec.C,
+            spec.max_iter,
+        )
+        dec = np.asarray(X_test, dtype=np.float64) @ w[0, 0].numpy() + b[0, 0].item()
+    return float(np.mean(np.where(dec > 0, classes[1], classes[0]) == y_test))
 
 
 # --------------------------------------------------------------------------- decoding metrics

@@ -19,8 +19,8 @@ import torch
 
 from . import storage
 from .activations import get_activation
+from .decoders import DecoderSpec
 from .evaluation import METRIC_COLUMNS, EvalSettings, evaluate_run, make_datasets
-from .metrics import DecoderSpec
 from .models import init_shallow
 from .sweep import KEY_TYPES, RUN_KEYS
 from .tasks import delta_dichotomies
@@ -175,7 +175,8 @@ def train_block(
 
 def eval_settings(ecfg: dict) -> EvalSettings:
     d = ecfg["decoder"]
-    return EvalSettings(DecoderSpec(d["kind"], d["C"], d["max_iter"]), ecfg["test_sigma"])
+    spec = DecoderSpec(d["kind"], d["C"], d["max_iter"], d["solver"], d["tol"])
+    return EvalSettings(spec, ecfg["test_sigma"])
 
 
 def evaluate_block(weights_in: list[str], metrics_out: list[str], ecfg: dict) -> None:
