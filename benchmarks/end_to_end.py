@@ -5,9 +5,11 @@
 Both do the same E2 work: the same runs (tanh and relu, δ ∈ {0.25, 0.75}, σ = 0.1, paper sizes),
 epochs and logged points (every ``log-every`` epochs). The pipeline runs as the workflow does
 (``train_block`` then ``evaluate_block`` per cell, Parquet files included, Snakemake's own
-start-up excluded); the reference trains one network at a time with metrics inline
-(benchmarks/naive_reference.py). The metrics must agree (alignments and PS within 1e-3,
-accuracies within 0.02); the script prints the speed ratio as a table and a JSON line.
+start-up excluded), once with each decoder solver; the reference trains one network at a time
+with metrics inline, LinearSVC at its defaults (benchmarks/naive_reference.py). The metrics
+must agree (alignments and PS within 1e-3, accuracies within 0.02; with the exact Newton
+solver CCGP is reported apart, since the reference's liblinear stops early); the script prints
+the speed ratios as a table and a JSON line.
 """
 
 from __future__ import annotations
@@ -54,6 +56,55 @@ def workload(root: str, epochs: int, seeds: int, log_every: int) -> Sweep:
     return Sweep(validate(cfg, load_schema(ROOT / "workflow/schemas/config.schema.yaml")))
 
 
+def _pipeline(sw: Sweep, solver: str, tag: str) -> tuple[float, dict]:
+    """Train and evaluate every cell as the workflow's jobs do; seconds and metrics by run."""
+    ecfg = sw.config["evaluation"] | {
+        "decoder": sw.config["evaluation"]["decoder"] | {"solver": solver}
+    }
+    t0 = time.perf_counter()
+    for cell in sw.cells:
+        cfgs = [sw.run_config(cell, s) for s in sw.seeds]
+        files = {
+            k: [sw.run_file(cell, s, f"{k}.parquet") for s in sw.seeds]
+            for k in ("weights", "loss", "metrics")
+        }
+        metrics = [f.replace("metrics.parquet", f"metrics_{tag}.parquet") for f in files["metrics"]]
+        if tag == "first":
+            train_block(cfgs, files["weights"], files["loss"], device="cpu", progress_every_s=1e9)
+        evaluate_block(files["weights"], metrics, ecfg)
+    seconds = time.perf_counter() - t0
+    out = {
+        (c["act"], c["delta"], s): pd.read_parquet(
+            sw.run_file(c, s, "metrics.parquet").replace(
+                "metrics.parquet", f"metrics_{tag}.parquet"
+            )
+        )
+        for c in sw.cells
+        for s in sw.seeds
+    }
+    return seconds, out
+
+
+def _worst(ours: dict, naive: dict) -> dict[str, float]:
+    worst: dict[str, float] = {}
+    for key, df in ours.items():
+        assert list(df["epoch"]) == list(naive[key]["epoch"]), "logged points differ"
+        for col in METRIC_COLUMNS:
+            diff = float(np.nanmax(np.abs(df[col].to_numpy() - naive[key][col])))
+            worst[col] = max(worst.get(col, 0.0), diff)
+    return worst
+
+
+ACC = [c for c in METRIC_COLUMNS if c.startswith(("ccgp", "decoding", "shattering", "test_acc"))]
+ALIGN = [c for c in METRIC_COLUMNS if c.endswith("alignment") or c.startswith("ps_")]
+
+
+def _agree(worst: dict, skip: tuple[str, ...] = ()) -> bool:
+    return all(worst[c] <= ACCURACY_TOL for c in ACC if not c.startswith(skip)) and all(
+        worst[c] <= ALIGNMENT_TOL for c in ALIGN
+    )
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=60)
@@ -65,76 +116,80 @@ def main(argv=None) -> dict:
 
     with tempfile.TemporaryDirectory() as root:
         sw = workload(root, args.epochs, args.seeds, args.log_every)
-        ecfg = sw.config["evaluation"]
+        # the first pass trains and evaluates with the default (newton) decoder; the second
+        # evaluates the same weights with liblinear and adds the training time of the first
+        newton_s, newton = _pipeline(sw, "newton", "first")
+        lib_eval_s, lib = _pipeline(sw, "liblinear", "liblinear")
         t0 = time.perf_counter()
         for cell in sw.cells:
             cfgs = [sw.run_config(cell, s) for s in sw.seeds]
-            files = {
-                k: [sw.run_file(cell, s, f"{k}.parquet") for s in sw.seeds]
-                for k in ("weights", "loss", "metrics")
-            }
-            train_block(cfgs, files["weights"], files["loss"], device="cpu", progress_every_s=1e9)
-            evaluate_block(files["weights"], files["metrics"], ecfg)
-        ours_s = time.perf_counter() - t0
-        ours = {
-            (c["act"], c["delta"], s): pd.read_parquet(sw.run_file(c, s, "metrics.parquet"))
-            for c in sw.cells
-            for s in sw.seeds
-        }
-
+            files = [sw.run_file(cell, s, "weights.parquet") for s in sw.seeds]
+            train_block(
+                cfgs, files, [f + ".loss" for f in files], device="cpu", progress_every_s=1e9
+            )
+        train_s = time.perf_counter() - t0
+        naive_settings = eval_settings(
+            sw.config["evaluation"]
+            | {"decoder": sw.config["evaluation"]["decoder"] | {"solver": "liblinear"}}
+        )
         t0 = time.perf_counter()
         naive = {
             (c["act"], c["delta"], s): train_and_log(
-                sw.run_config(c, s), args.log_every, eval_settings(ecfg)
+                sw.run_config(c, s), args.log_every, naive_settings
             )
             for c in sw.cells
             for s in sw.seeds
         }
         naive_s = time.perf_counter() - t0
 
-    worst = {}
-    for key, df in ours.items():
-        assert list(df["epoch"]) == list(naive[key]["epoch"]), "logged points differ"
-        for col in METRIC_COLUMNS:
-            worst[col] = max(
-                worst.get(col, 0.0), float(np.nanmax(np.abs(df[col].to_numpy() - naive[key][col])))
-            )
-    acc_cols = [
-        c for c in METRIC_COLUMNS if c.startswith(("ccgp", "decoding", "shattering", "test_acc"))
-    ]
-    align_cols = [c for c in METRIC_COLUMNS if c.endswith("alignment") or c.startswith("ps_")]
-    agree = all(worst[c] <= ACCURACY_TOL for c in acc_cols) and all(
-        worst[c] <= ALIGNMENT_TOL for c in align_cols
-    )
-    runs, points = len(ours), len(next(iter(ours.values())))
+    runs, points = len(newton), len(next(iter(newton.values())))
+    rows = []
+    for solver, seconds, metrics, skip in (
+        ("newton", newton_s, newton, ("ccgp",)),
+        ("liblinear", train_s + lib_eval_s, lib, ()),
+    ):
+        worst = _worst(metrics, naive)
+        rows.append(
+            {
+                "decoder": solver,
+                "pipeline_s": seconds,
+                "speedup": naive_s / seconds,
+                "max_abs_diff_accuracies": max(worst[c] for c in ACC if not c.startswith("ccgp")),
+                "max_abs_diff_ccgp": max(worst[c] for c in ACC if c.startswith("ccgp")),
+                "max_abs_diff_alignments_ps": max(worst[c] for c in ALIGN),
+                "agree": _agree(worst, skip),
+            }
+        )
     result = {
         "runs": runs,
         "epochs": args.epochs,
         "logged_points": points,
         "naive_s": naive_s,
-        "pipeline_s": ours_s,
-        "speedup": naive_s / ours_s,
-        "max_abs_diff_accuracies": max(worst[c] for c in acc_cols),
-        "max_abs_diff_alignments_ps": max(worst[c] for c in align_cols),
-        "agree": agree,
+        "pipeline_train_s": train_s,
+        "rows": rows,
     }
     print(
-        f"{'runs':>5} {'epochs':>7} {'points':>7} {'naive s':>8} {'pipeline s':>11} {'speedup':>8} "
-        f"{'max Δacc':>9} {'max Δalign/PS':>14} {'agree':>6}"
+        f"{runs} runs, {args.epochs} epochs, {points} logged points; "
+        f"naive reference {naive_s:.1f} s"
+        f" (LinearSVC at its defaults); pipeline training alone {train_s:.1f} s"
     )
-    r = result
     print(
-        f"{runs:>5} {args.epochs:>7} {points:>7} {naive_s:>8.1f} {ours_s:>11.1f} "
-        f"{r['speedup']:>8.2f} {r['max_abs_diff_accuracies']:>9.4f} "
-        f"{r['max_abs_diff_alignments_ps']:>14.2e} {str(agree):>6}"
+        f"{'decoder':>10} {'pipeline s':>11} {'speedup':>8} {'max Δacc':>9} {'max ΔCCGP':>10} "
+        f"{'max Δalign/PS':>14} {'agree':>6}"
+    )
+    for r in rows:
+        print(
+            f"{r['decoder']:>10} {r['pipeline_s']:>11.1f} {r['speedup']:>8.2f} "
+            f"{r['max_abs_diff_accuracies']:>9.4f} {r['max_abs_diff_ccgp']:>10.4f} "
+            f"{r['max_abs_diff_alignments_ps']:>14.2e} {str(r['agree']):>6}"
+        )
+    print(
+        "agree: accuracies within 0.02 and alignments/PS within 1e-3 of the reference; for newton"
+        " CCGP is compared separately (the reference's liblinear stops at tol 1e-4, see"
+        " docs/performance.md)"
     )
     print(json.dumps(result))
-    if not agree:
-        print(
-            "metrics disagree beyond tolerance:",
-            {k: v for k, v in worst.items() if v > 0},
-            file=sys.stderr,
-        )
+    if not all(r["agree"] for r in rows):
         sys.exit(1)
     return result
 

@@ -15,7 +15,7 @@ def test_repo_config_is_valid_and_defaults_fill():
     assert cfg["task"]["dim"] == 120 and cfg["model"]["width"] == 120
     assert cfg["evaluation"]["decoder"] == {
         "kind": "svm",
-        "solver": "newton",
+        "solver": "liblinear",
         "C": 1.0,
         "max_iter": 1000,
         "tol": 1e-4,

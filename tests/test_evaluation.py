@@ -98,7 +98,7 @@ def test_newton_and_liblinear_agree_on_the_delta_task_metrics(act):
         k: np.stack([r.snapshots[e][k][0] for e in (0, 5, 20)]) for k in ("W", "b", "J", "bo")
     }
     cfg = {"task": task, "model": {"activation": act}}
-    newton = evaluate_run(cfg, params, EvalSettings(DecoderSpec()))
+    newton = evaluate_run(cfg, params, EvalSettings(DecoderSpec(solver="newton")))
     lib = evaluate_run(
         cfg, params, EvalSettings(DecoderSpec(solver="liblinear", tol=1e-8, max_iter=100_000))
     )

@@ -7,7 +7,12 @@ from repgeom import metrics as M
 from repgeom.tasks import delta_dichotomies
 
 D = delta_dichotomies()
-SVM = M.DecoderSpec()
+
+
+@pytest.fixture(params=["liblinear", "newton"])
+def svm(request):
+    """The paper's decoder, with each solver: the known answers hold for both."""
+    return M.DecoderSpec(solver=request.param)
 
 
 # ----------------------------------------------------------------- kernel alignment
@@ -75,35 +80,35 @@ def _samples(means, n, sigma, rng):
     return cond, means[cond] + sigma * rng.normal(size=(n, means.shape[1]))
 
 
-def test_ccgp_proper_factorised_square_is_one(rng):
+def test_ccgp_proper_factorised_square_is_one(rng, svm):
     means = square() @ ortho_group.rvs(10, random_state=1)[:2] * 3
     ctr, Htr = _samples(means, 800, 0.1, rng)
     cte, Hte = _samples(means, 400, 0.1, rng)
     for bit, other in (("b1", "b2"), ("b2", "b1")):
-        got = M.ccgp(SVM, Htr, ctr, Hte, cte, D[bit], [D[other]])
+        got = M.ccgp(svm, Htr, ctr, Hte, cte, D[bit], [D[other]])
         assert got == pytest.approx(1.0, abs=0.01)
 
 
-def test_ccgp_xor_on_square_at_or_below_chance(rng):
+def test_ccgp_xor_on_square_at_or_below_chance(rng, svm):
     # On a square the XOR anti-generalises across every context: a decoder trained on one
     # side's two conditions labels the other side's two conditions the wrong way round, so the
     # analytic value is 0 (below the chance level 0.5).
     means = square() * 3
     ctr, Htr = _samples(means, 800, 0.1, rng)
     cte, Hte = _samples(means, 400, 0.1, rng)
-    got = M.ccgp(SVM, Htr, ctr, Hte, cte, D["xor"], [D["b1"], D["b2"]])
+    got = M.ccgp(svm, Htr, ctr, Hte, cte, D["xor"], [D["b1"], D["b2"]])
     assert got <= 0.5
     assert got == pytest.approx(0.0, abs=0.01)
 
 
-def test_ccgp_all_on_factorised_square_is_three_quarters(rng):
+def test_ccgp_all_on_factorised_square_is_three_quarters(rng, svm):
     # spec §6.4 caveat: including the XOR context, a perfectly factorised square scores 0.75
     means = square() * 3
     ctr, Htr = _samples(means, 800, 0.05, rng)
     cte, Hte = _samples(means, 400, 0.05, rng)
-    proper = M.ccgp(SVM, Htr, ctr, Hte, cte, D["b1"], [D["b2"]])
-    xor_context = M.ccgp(SVM, Htr, ctr, Hte, cte, D["b1"], [D["xor"]])
-    both = M.ccgp(SVM, Htr, ctr, Hte, cte, D["b1"], [D["b2"], D["xor"]])
+    proper = M.ccgp(svm, Htr, ctr, Hte, cte, D["b1"], [D["b2"]])
+    xor_context = M.ccgp(svm, Htr, ctr, Hte, cte, D["b1"], [D["xor"]])
+    both = M.ccgp(svm, Htr, ctr, Hte, cte, D["b1"], [D["b2"], D["xor"]])
     assert proper == pytest.approx(1.0, abs=0.01)
     # held-out conditions lie on the decision boundary: chance in expectation, noisy in a sample
     assert xor_context == pytest.approx(0.5, abs=0.1)
@@ -118,22 +123,22 @@ def test_ccgp_splits_two_directions():
         M.ccgp_splits(D["b1"], D["b1"])
 
 
-def test_decoding_separable_and_chance(rng):
+def test_decoding_separable_and_chance(rng, svm):
     means = square() * 3
     ctr, Htr = _samples(means, 600, 0.1, rng)
     cte, Hte = _samples(means, 400, 0.1, rng)
-    assert M.decoder_accuracy(SVM, Htr, D["b1"][ctr], Hte, D["b1"][cte]) == 1.0
+    assert M.decoder_accuracy(svm, Htr, D["b1"][ctr], Hte, D["b1"][cte]) == 1.0
     # XOR of a square is not linearly decodable: at best 3 of 4 conditions
-    assert M.decoder_accuracy(SVM, Htr, D["xor"][ctr], Hte, D["xor"][cte]) <= 0.8
+    assert M.decoder_accuracy(svm, Htr, D["xor"][ctr], Hte, D["xor"][cte]) <= 0.8
     # pure noise labels: chance
     y = rng.integers(0, 2, 600)
-    acc = M.decoder_accuracy(SVM, Htr, y, Hte, rng.integers(0, 2, 400))
+    acc = M.decoder_accuracy(svm, Htr, y, Hte, rng.integers(0, 2, 400))
     assert acc == pytest.approx(0.5, abs=0.08)
 
 
-def test_decoder_single_class_training_set():
+def test_decoder_single_class_training_set(svm):
     X = np.zeros((4, 2))
-    assert M.decoder_accuracy(SVM, X, np.ones(4), X, np.array([1, 1, 0, 0])) == 0.5
+    assert M.decoder_accuracy(svm, X, np.ones(4), X, np.array([1, 1, 0, 0])) == 0.5
 
 
 def test_unknown_decoder():
