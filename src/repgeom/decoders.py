@@ -143,7 +143,9 @@ def squared_hinge_svm(
         changed = new_active != active
         # A full step that keeps the active set lands on the minimiser of the quadratic piece
         # it lies on, which is then the minimiser of the objective.
-        settled = ~changed.any(-1) & ((t - 1).abs() <= 1e-6)
+        # (When w̃ already sits on w̄ to rounding, s ≈ 0 and t means nothing.)
+        tiny = s.norm(dim=-1) <= 1e-10 * (1 + w.norm(dim=-1))
+        settled = ~changed.any(-1) & (((t - 1).abs() <= 1e-6) | tiny)
         w = torch.where(settled[..., None], wbar, w)
         done |= settled
         if bool(done.all()):
@@ -159,7 +161,9 @@ def _update_newton_systems(hess, rhs, Xt, y, active, new_active, changed, done, 
     active rows when those are fewer. One problem at a time, so each costs its own row count."""
     n_changed, n_active = changed.sum(-1).tolist(), new_active.sum(-1).tolist()
     for g, p in (~done).nonzero().tolist():
-        if n_active[g][p] < n_changed[g][p]:
+        # Rebuild when that is cheaper, and when nothing changed yet the problem is not done: a
+        # step cut short with the active set unchanged means rounding in the updated system.
+        if n_active[g][p] < n_changed[g][p] or n_changed[g][p] == 0:
             idx = new_active[g, p].nonzero()[:, 0]
             rows = Xt[g].index_select(0, idx)
             hess[g, p] = torch.addmm(eye, rows.T, rows, alpha=c2)
