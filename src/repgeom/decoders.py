@@ -72,11 +72,11 @@ def _line_search(ws, ss, z, u, m, C, steps: int = 8):
     """
     t = torch.ones_like(ws)
     lo, hi = torch.zeros_like(ws), torch.full_like(ws, float("inf"))
+    mu, muu, slack = m * u, m * u * u, 1 - z
     for _ in range(steps):
-        r = torch.clamp(1 - z - t[..., None] * u, min=0)
-        mu = m * u
+        r = torch.clamp(slack - t[..., None] * u, min=0)
         d1 = ws + t * ss - 2 * C * (mu * r).sum(-1)
-        d2 = ss + 2 * C * (mu * u * (r > 0)).sum(-1)
+        d2 = ss + 2 * C * (muu * (r > 0)).sum(-1)
         lo = torch.where(d1 < 0, t, lo)
         hi = torch.where(d1 > 0, t, hi)
         nt = t - d1 / d2
@@ -131,8 +131,13 @@ def squared_hinge_svm(
     iters = torch.zeros(G, P, dtype=torch.int64, device=dev)
     for _ in range(max_iter):
         iters += ~done
-        wbar = torch.cholesky_solve(rhs.unsqueeze(-1), torch.linalg.cholesky(hess)).squeeze(-1)
-        s = torch.where(done[..., None], 0.0, wbar - w)
+        # factor only the unfinished problems' systems; the finished ones keep w̄ = w̃
+        todo = (~done).nonzero(as_tuple=True)
+        wbar = w.clone()
+        wbar[todo] = torch.cholesky_solve(
+            rhs[todo].unsqueeze(-1), torch.linalg.cholesky(hess[todo])
+        ).squeeze(-1)
+        s = wbar - w
         # (G, P, n) margin change per unit step; X̃ s as (n, F̃)·(F̃, P) reads X̃ in its layout
         u = y * torch.bmm(Xt, s.transpose(1, 2)).transpose(1, 2)
         t = _line_search((w * s).sum(-1), (s * s).sum(-1), z, u, m, C)
@@ -276,11 +281,12 @@ def accuracies(
                 spec.C,
                 spec.max_iter,
             )
-            for j, i in enumerate(idx):
-                for te in tests[i]:
-                    Xte = torch.as_tensor(H[te], device=device, dtype=torch.float64)
-                    dec = torch.bmm(Xte, w[:, j, :, None])[..., 0] + b[:, j, None]
-                    decisions[i, te] = dec.cpu().numpy()
+            for te in sorted(set().union(*(tests[i] for i in idx))):
+                Xte = torch.as_tensor(H[te], device=device, dtype=torch.float64)
+                dec = (torch.bmm(Xte, w.transpose(1, 2)) + b[:, None, :]).cpu().numpy()
+                for j, i in enumerate(idx):
+                    if te in tests[i]:
+                        decisions[i, te] = dec[:, :, j]  # (S, m)
     out = np.empty((S, len(problems)))
     for q, (p, i, sign) in enumerate(zip(problems, where, signs, strict=True)):
         lab = np.asarray(p.test_labels)[cond[p.test]]

@@ -118,8 +118,12 @@ def _hidden(W, b, act, x: np.ndarray) -> np.ndarray:
     """f(x Wᵀ + b) for S snapshots: W (S,N,D), b (S,N), x (n,D) → (S,n,N) float32."""
     with torch.no_grad():
         # torch.tensor copies: snapshot arrays read from Parquet are read-only
-        pre = torch.tensor(x, dtype=torch.float32) @ torch.tensor(W).transpose(1, 2)
-        return act.f(pre + torch.tensor(b)[:, None, :]).numpy()
+        pre = torch.baddbmm(
+            torch.tensor(b)[:, None, :],
+            torch.tensor(x, dtype=torch.float32).expand(len(W), -1, -1),
+            torch.tensor(W).transpose(1, 2),
+        )
+        return act.f_(pre).numpy()  # the trainer's in-place f, on a fresh tensor
 
 
 def _bce(logit: np.ndarray, y: np.ndarray) -> np.ndarray:
