@@ -10,20 +10,21 @@ strictly convex, so it has one minimiser whichever solver finds it. Two solvers 
 
 * ``newton``: a finite Newton method (Keerthi & DeCoste 2005) run on many problems at
   once as batched tensor algebra, on the CPU or a GPU. At w̃ the active set A = {i : yᵢ w̃·x̃ᵢ < 1}
-  makes the objective quadratic; its minimiser solves (I + 2C X̃_Aᵀ X̃_A) w̄ = 2C X̃_Aᵀ y_A. The
-  step to w̄ is backtracked until the objective decreases enough, and the method stops when a full
-  step leaves A unchanged: w̃ is then the exact minimiser (up to rounding). The Hessians start
-  from per-block Gram matrices shared by every problem of a dataset and are updated only by the
-  rows that enter or leave A, so a problem costs about one pass of X̃ᵀX̃ over its rows.
+  makes the objective quadratic; its minimiser solves (I + 2C X̃_Aᵀ X̃_A) w̄ = 2C X̃_Aᵀ y_A. An
+  exact line search along w̄ − w̃ picks the step, and the method stops when a full step (or a
+  vanishing one) leaves A unchanged: w̃ is then the exact minimiser (up to rounding). The
+  Hessians start from per-block Gram matrices shared by every problem of a dataset and are
+  updated only by the rows that enter or leave A, so a problem costs about one pass of X̃ᵀX̃
+  over its rows.
 * ``liblinear`` (default): scikit-learn's ``LinearSVC`` itself, one problem at a time, as the
   paper's code. It stops at its tolerance ``tol``, so its minimiser is approximate.
 
 The two reach the same minimiser when liblinear runs to a tight tolerance (tested on random
 problems and on the δ-task's metrics). At LinearSVC's default tol = 1e-4 they still agree on
 decoding accuracy, but CCGP, which extrapolates to conditions the decoder never saw, moves by
-up to about 0.1 (benchmarks/evaluation_cost.py prints it). On one CPU thread Newton is not
-faster than liblinear on early-training snapshots (large active sets), which is why liblinear
-stays the default; its use is exact CCGP and batching on a GPU.
+up to about 0.1 (benchmarks/evaluation_cost.py prints it). On one CPU thread Newton is
+1.2–1.7× faster than liblinear (docs/performance.md); liblinear stays the default because it
+is the paper's procedure, CCGP's solver noise included.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ def squared_hinge_svm(
     y (G, P, n): labels ±1 (ignored on rows the problem does not use). Computes in float64 on
     X's device. Returns the weights w (G, P, F) and intercepts b (G, P) as float64, and the
     number of Newton iterations each problem took (G, P); a problem that reaches ``max_iter``
-    is left at its last iterate, which has decreased the objective at every step.
+    is left at its last iterate.
     """
     G, n, F = X.shape
     P, B = uses.shape[1], uses.shape[2]
@@ -166,8 +167,8 @@ def _update_newton_systems(hess, rhs, Xt, y, active, new_active, changed, done, 
     active rows when those are fewer. One problem at a time, so each costs its own row count."""
     n_changed, n_active = changed.sum(-1).tolist(), new_active.sum(-1).tolist()
     for g, p in (~done).nonzero().tolist():
-        # Rebuild when that is cheaper, and when nothing changed yet the problem is not done: a
-        # step cut short with the active set unchanged means rounding in the updated system.
+        # Rebuild when that is cheaper, and when a step was cut short with the active set
+        # unchanged: the system is then refreshed from its rows in case updates drifted.
         if n_active[g][p] < n_changed[g][p] or n_changed[g][p] == 0:
             idx = new_active[g, p].nonzero()[:, 0]
             rows = Xt[g].index_select(0, idx)
