@@ -102,6 +102,14 @@ def test_accuracies_agree_between_solvers_and_sign_flips_share_a_fit():
     np.testing.assert_allclose(newton[:, [0, 2]], lib, atol=1e-12)
 
 
+def test_single_class_training_set_predicts_that_class_with_either_solver():
+    H, cond = _sets()
+    p = Problem("train", "test", (1, 1, 0, 0), (1, 1, -1, -1))  # trained on one class only
+    expected = np.mean(np.isin(cond["test"], (0, 1)))
+    for solver in ("liblinear", "newton"):
+        np.testing.assert_allclose(accuracies(DecoderSpec(solver=solver), H, cond, [p]), expected)
+
+
 def test_unknown_solver_names_the_allowed_ones():
     with pytest.raises(ValueError, match="allowed: liblinear, newton"):
         DecoderSpec(solver="sgd").check()

@@ -117,7 +117,8 @@ def squared_hinge_svm(
     Xt = torch.cat([X[:, order].to(f64), torch.ones(G, n, 1, dtype=f64, device=dev)], dim=2)
     Ft = F + 1
     y = y[:, :, order].to(f64)
-    m = uses.to(f64)[:, :, block]  # (G, P, n) rows each problem trains on
+    used = uses[:, :, block]  # (G, P, n) rows each problem trains on
+    m = used.to(f64)
     # At w̃ = 0 every used row is active: the Hessian is I + 2C Σ over used blocks of their Gram
     # matrices, shared by all the problems of a dataset.
     blocks = [Xt[:, lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
@@ -127,7 +128,7 @@ def squared_hinge_svm(
     rhs = 2 * C * torch.bmm(m * y, Xt)  # 2C X̃_Aᵀ y_A, (G, P, F̃)
     w = torch.zeros(G, P, Ft, dtype=f64, device=dev)
     z = torch.zeros(G, P, n, dtype=f64, device=dev)  # margins yᵢ w̃·x̃ᵢ
-    active = m.bool()
+    active = used.clone()
     done = torch.zeros(G, P, dtype=torch.bool, device=dev)
     iters = torch.zeros(G, P, dtype=torch.int64, device=dev)
     for _ in range(max_iter):
@@ -145,7 +146,7 @@ def squared_hinge_svm(
         t = torch.where(done, 0.0, t)
         w = w + t[..., None] * s
         z = z + t[..., None] * u
-        new_active = m.bool() & (z < 1)
+        new_active = used & (z < 1)
         changed = new_active != active
         # A full step that keeps the active set lands on the minimiser of the quadratic piece
         # it lies on, which is then the minimiser of the objective.
@@ -225,12 +226,11 @@ def _fits(problems: list[Problem]) -> tuple[list[tuple[str, tuple[int, ...]]], l
 def liblinear_decisions(
     spec: DecoderSpec, Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray
 ) -> np.ndarray:
-    """Decision values on Xte (m,) of one LinearSVC fitted on (Xtr (n, F), ytr (n,) ±1)."""
+    """Decision values on Xte (m,) of one LinearSVC fitted on (Xtr (n, F), ytr (n,) ±1, both
+    classes present)."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.svm import LinearSVC
 
-    if len(np.unique(ytr)) < 2:
-        return np.full(len(Xte), float(ytr[0]))
     clf = LinearSVC(C=spec.C, max_iter=spec.max_iter, tol=spec.tol)
     with warnings.catch_warnings():
         # liblinear warns on slow convergence; the accuracy is still meaningful and thousands
@@ -260,8 +260,15 @@ def accuracies(
         i: sorted({p.test for p, j in zip(problems, where, strict=True) if j == i})
         for i in range(len(fits))
     }
+    # a training set of one class cannot be decoded: predict that class (both solvers alike)
+    single = {i for i, (_, lab) in enumerate(fits) if -1 not in lab}
+    for i in single:
+        for te in tests[i]:
+            decisions[i, te] = np.ones((S, len(cond[te])))
     if spec.solver == "liblinear":
         for i, (tr, lab) in enumerate(fits):
+            if i in single:
+                continue
             rows = np.asarray(lab)[cond[tr]] != 0
             ytr = np.asarray(lab)[cond[tr]][rows]
             for te in tests[i]:
@@ -270,7 +277,9 @@ def accuracies(
                 )
     else:
         for tr in sorted({f[0] for f in fits}):
-            idx = [i for i, f in enumerate(fits) if f[0] == tr]
+            idx = [i for i, f in enumerate(fits) if f[0] == tr and i not in single]
+            if not idx:
+                continue
             lab = torch.tensor([fits[i][1] for i in idx], dtype=torch.float64)  # (P, C)
             c = torch.as_tensor(cond[tr], dtype=torch.int64)
             X = torch.as_tensor(H[tr], device=device)

@@ -18,8 +18,9 @@ config.clear()
 config.update(_validated)
 
 SWEEP = Sweep(config)
-if SWEEP.figure_errors():
-    raise WorkflowError("invalid configuration:\n  - " + "\n  - ".join(SWEEP.figure_errors()))
+_figure_errors = SWEEP.figure_errors()
+if _figure_errors:
+    raise WorkflowError("invalid configuration:\n  - " + "\n  - ".join(_figure_errors))
 RESULTS = SWEEP.root
 LOGS = f"{RESULTS}/logs"
 CELL = SWEEP.cell_pattern()
