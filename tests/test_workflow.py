@@ -232,3 +232,16 @@ def test_training_resources_follow_config(tmp_path, train, present, absent):
         assert item in res, res
     for item in absent:
         assert item not in res, res
+
+
+def test_delta_task_metrics_unchanged_since_recorded(done):
+    """The tiny sweep's metrics equal those recorded before the task-family refactor."""
+    want = pd.read_csv(ROOT / "tests/data/e2_regression_liblinear.csv")
+    got = pd.read_parquet(done / "results/metrics.parquet")
+    keys = ["act", "delta", "seed", "epoch"]
+    got = got.sort_values(keys).reset_index(drop=True)
+    want = want.sort_values(keys).reset_index(drop=True)
+    cols = [c for c in want.columns if c not in ("task", "arch", "readout", "sigma")]
+    pd.testing.assert_frame_equal(
+        got[cols], want[cols], check_dtype=False, check_exact=False, rtol=0, atol=1e-6
+    )
