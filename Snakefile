@@ -4,8 +4,11 @@ Run locally with `snakemake --cores all`, on SLURM with `snakemake --profile pro
 The configuration is validated against workflow/schemas/config.schema.yaml at parse time.
 """
 
+# A configuration given with --configfile stands on its own (configs/*.yaml hold complete
+# experiments); merging it into config.yaml would run the default experiments too.
+if not workflow.overwrite_configfiles:
 
-configfile: "config.yaml"
+    configfile: "config.yaml"
 
 
 include: "workflow/rules/common.smk"
@@ -21,5 +24,9 @@ report: "workflow/report/workflow.rst"
 rule all:
     default_target: True
     input:
-        rules.aggregate.output,
-        rules.figures.output,
+        [f"{e.root}/summary.parquet" for e in EXPERIMENTS],
+        [
+            f"{e.root}/figures/{name}.png"
+            for e in EXPERIMENTS
+            for name in e.family.figures
+        ],

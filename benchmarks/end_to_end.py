@@ -1,15 +1,17 @@
 """End to end (training + metrics) of the project's pipeline against the naive reference.
 
     python benchmarks/end_to_end.py [--epochs 60] [--seeds 4] [--log-every 10]
+    python benchmarks/end_to_end.py --epochs 4 --seeds 1 --log-every 2   # smoke test
 
 Both do the same E2 work: the same runs (tanh and relu, δ ∈ {0.25, 0.75}, σ = 0.1, paper sizes),
 epochs and logged points (every ``log-every`` epochs). The pipeline runs as the workflow does
 (``train_block`` then ``evaluate_block`` per cell, Parquet files included, Snakemake's own
 start-up excluded), once with each decoder solver; the reference trains one network at a time
 with metrics inline, LinearSVC at its defaults (benchmarks/naive_reference.py). The metrics
-must agree (alignments and PS within 1e-3, accuracies within 0.02; with the exact Newton
-solver CCGP is reported apart, since the reference's liblinear stops early); the script prints
-the speed ratios as a table and a JSON line.
+must agree, run-level columns and every (dichotomy, metric) pair (alignments and PS within
+1e-3, accuracies within 0.02; with the exact Newton solver CCGP is reported apart, since the
+reference's liblinear stops early); the script prints the speed ratios as a table and a JSON
+line. The workload is one δ-task experiment (``experiments: {delta: {family: delta, ...}}``).
 """
 
 from __future__ import annotations
@@ -26,25 +28,27 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from naive_reference import train_and_log  # noqa: E402
+from naive_reference import column_name, train_and_log  # noqa: E402
 
 from repgeom.config import load_schema, validate  # noqa: E402
-from repgeom.evaluation import METRIC_COLUMNS  # noqa: E402
-from repgeom.pipeline import eval_settings, evaluate_block, train_block  # noqa: E402
-from repgeom.sweep import Sweep  # noqa: E402
+from repgeom.evaluation import DICHOTOMY_COLUMNS, RUN_COLUMNS, eval_settings  # noqa: E402
+from repgeom.pipeline import evaluate_block, train_block  # noqa: E402
+from repgeom.sweep import Experiment, Sweep  # noqa: E402
 
 ROOT = Path(__file__).parents[1]
 ACCURACY_TOL, ALIGNMENT_TOL = 0.02, 1e-3
 
 
-def workload(root: str, epochs: int, seeds: int, log_every: int) -> Sweep:
+def workload(root: str, epochs: int, seeds: int, log_every: int) -> Experiment:
     cfg = {
         "results_dir": root,
-        "sweep": {
-            "seeds": seeds,
-            "deltas": [0.25, 0.75],
-            "sigmas": [0.1],
-            "activations": ["tanh", "relu"],
+        "experiments": {
+            "delta": {
+                "family": "delta",
+                "seeds": seeds,
+                "activations": ["tanh", "relu"],
+                "axes": {"delta": [0.25, 0.75], "sigma": [0.1]},
+            }
         },
         "training": {
             "epochs": epochs,
@@ -53,56 +57,94 @@ def workload(root: str, epochs: int, seeds: int, log_every: int) -> Sweep:
             "snapshots": {"schedule": "linear", "every": log_every},
         },
     }
-    return Sweep(validate(cfg, load_schema(ROOT / "workflow/schemas/config.schema.yaml")))
+    sweep = Sweep(validate(cfg, load_schema(ROOT / "workflow/schemas/config.schema.yaml")))
+    return sweep.experiments["delta"]
 
 
-def _pipeline(sw: Sweep, solver: str, tag: str) -> tuple[float, dict]:
+def _with_solver(ecfg: dict, solver: str) -> dict:
+    return ecfg | {"decoder": ecfg["decoder"] | {"solver": solver}}
+
+
+def read_columns(metrics: str, dichotomies: str) -> dict[str, np.ndarray]:
+    """One run's evaluation files as ``epoch``, the run-level columns and every
+    (dichotomy, metric) pair under ``column_name`` (the layout ``train_and_log`` returns)."""
+    run = pd.read_parquet(metrics).sort_values("epoch")
+    out = {"epoch": run["epoch"].to_numpy()} | {k: run[k].to_numpy() for k in RUN_COLUMNS}
+    long = pd.read_parquet(dichotomies)
+    for d in dict.fromkeys(long["dichotomy"]):
+        g = long[long["dichotomy"] == d].sort_values("epoch")
+        assert list(g["epoch"]) == list(out["epoch"]), "epochs differ between the files"
+        out |= {column_name(d, m): g[m].to_numpy() for m in DICHOTOMY_COLUMNS}
+    return out
+
+
+def _pipeline(exp: Experiment, solver: str, tag: str) -> tuple[float, dict]:
     """Train and evaluate every cell as the workflow's jobs do; seconds and metrics by run."""
-    ecfg = sw.config["evaluation"] | {
-        "decoder": sw.config["evaluation"]["decoder"] | {"solver": solver}
-    }
+    ecfg = _with_solver(exp.cfg["evaluation"], solver)
+
+    def files(cell, name):
+        return [exp.run_file(cell, s, name) for s in exp.seeds]
+
     t0 = time.perf_counter()
-    for cell in sw.cells:
-        cfgs = [sw.run_config(cell, s) for s in sw.seeds]
-        files = {
-            k: [sw.run_file(cell, s, f"{k}.parquet") for s in sw.seeds]
-            for k in ("weights", "loss", "metrics")
-        }
-        metrics = [f.replace("metrics.parquet", f"metrics_{tag}.parquet") for f in files["metrics"]]
+    for cell in exp.cells:
+        cfgs = [exp.run_config(cell, s) for s in exp.seeds]
         if tag == "first":
-            train_block(cfgs, files["weights"], files["loss"], device="cpu", progress_every_s=1e9)
-        evaluate_block(files["weights"], metrics, ecfg)
+            train_block(
+                cfgs,
+                files(cell, "weights.parquet"),
+                files(cell, "loss.parquet"),
+                device="cpu",
+                progress_every_s=1e9,
+            )
+        evaluate_block(
+            files(cell, "weights.parquet"),
+            files(cell, f"metrics_{tag}.parquet"),
+            files(cell, f"dichotomies_{tag}.parquet"),
+            ecfg,
+        )
     seconds = time.perf_counter() - t0
     out = {
-        (c["act"], c["delta"], s): pd.read_parquet(
-            sw.run_file(c, s, "metrics.parquet").replace(
-                "metrics.parquet", f"metrics_{tag}.parquet"
-            )
+        (c["act"], c["delta"], s): read_columns(
+            exp.run_file(c, s, f"metrics_{tag}.parquet"),
+            exp.run_file(c, s, f"dichotomies_{tag}.parquet"),
         )
-        for c in sw.cells
-        for s in sw.seeds
+        for c in exp.cells
+        for s in exp.seeds
     }
     return seconds, out
 
 
+def _max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    """Largest |a − b|, where both NaN (a metric undefined for a dichotomy) counts as equal."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    both = np.isnan(a) & np.isnan(b)
+    d = np.abs(np.where(both, 0.0, a) - np.where(both, 0.0, b))
+    return float(np.max(np.where(np.isnan(d), np.inf, d)))
+
+
 def _worst(ours: dict, naive: dict) -> dict[str, float]:
     worst: dict[str, float] = {}
-    for key, df in ours.items():
-        assert list(df["epoch"]) == list(naive[key]["epoch"]), "logged points differ"
-        for col in METRIC_COLUMNS:
-            diff = float(np.nanmax(np.abs(df[col].to_numpy() - naive[key][col])))
-            worst[col] = max(worst.get(col, 0.0), diff)
+    for key, cols in ours.items():
+        assert list(cols["epoch"]) == list(naive[key]["epoch"]), "logged points differ"
+        assert set(cols) == set(naive[key]), "metric columns differ"
+        for col in cols:
+            if col != "epoch":
+                worst[col] = max(worst.get(col, 0.0), _max_abs_diff(cols[col], naive[key][col]))
     return worst
 
 
-ACC = [c for c in METRIC_COLUMNS if c.startswith(("ccgp", "decoding", "shattering", "test_acc"))]
-ALIGN = [c for c in METRIC_COLUMNS if c.endswith("alignment") or c.startswith("ps_")]
+def _is_acc(col: str) -> bool:
+    return col.startswith(("ccgp", "decoding", "shattering", "test_acc"))
+
+
+def _is_align(col: str) -> bool:
+    return col.endswith("alignment") or col.startswith("ps_")
 
 
 def _agree(worst: dict, skip: tuple[str, ...] = ()) -> bool:
-    return all(worst[c] <= ACCURACY_TOL for c in ACC if not c.startswith(skip)) and all(
-        worst[c] <= ALIGNMENT_TOL for c in ALIGN
-    )
+    return all(
+        v <= ACCURACY_TOL for c, v in worst.items() if _is_acc(c) and not c.startswith(skip)
+    ) and all(v <= ALIGNMENT_TOL for c, v in worst.items() if _is_align(c))
 
 
 def main(argv=None) -> dict:
@@ -115,34 +157,31 @@ def main(argv=None) -> dict:
     torch.set_num_threads(args.threads)
 
     with tempfile.TemporaryDirectory() as root:
-        sw = workload(root, args.epochs, args.seeds, args.log_every)
-        # the first pass trains and evaluates with the default (newton) decoder; the second
-        # evaluates the same weights with liblinear and adds the training time of the first
-        newton_s, newton = _pipeline(sw, "newton", "first")
-        lib_eval_s, lib = _pipeline(sw, "liblinear", "liblinear")
+        exp = workload(root, args.epochs, args.seeds, args.log_every)
+        # the first pass trains and evaluates with the newton decoder; the second evaluates
+        # the same weights with liblinear and adds the training time, measured alone below
+        newton_s, newton = _pipeline(exp, "newton", "first")
+        lib_eval_s, lib = _pipeline(exp, "liblinear", "liblinear")
         t0 = time.perf_counter()
-        for cell in sw.cells:
-            cfgs = [sw.run_config(cell, s) for s in sw.seeds]
-            files = [sw.run_file(cell, s, "weights.parquet") for s in sw.seeds]
+        for cell in exp.cells:
+            cfgs = [exp.run_config(cell, s) for s in exp.seeds]
+            files = [exp.run_file(cell, s, "weights.parquet") for s in exp.seeds]
             train_block(
                 cfgs, files, [f + ".loss" for f in files], device="cpu", progress_every_s=1e9
             )
         train_s = time.perf_counter() - t0
-        naive_settings = eval_settings(
-            sw.config["evaluation"]
-            | {"decoder": sw.config["evaluation"]["decoder"] | {"solver": "liblinear"}}
-        )
+        naive_settings = eval_settings(_with_solver(exp.cfg["evaluation"], "liblinear"))
         t0 = time.perf_counter()
         naive = {
             (c["act"], c["delta"], s): train_and_log(
-                sw.run_config(c, s), args.log_every, naive_settings
+                exp.run_config(c, s), args.log_every, naive_settings
             )
-            for c in sw.cells
-            for s in sw.seeds
+            for c in exp.cells
+            for s in exp.seeds
         }
         naive_s = time.perf_counter() - t0
 
-    runs, points = len(newton), len(next(iter(newton.values())))
+    runs, points = len(newton), len(next(iter(newton.values()))["epoch"])
     rows = []
     for solver, seconds, metrics, skip in (
         ("newton", newton_s, newton, ("ccgp",)),
@@ -154,9 +193,12 @@ def main(argv=None) -> dict:
                 "decoder": solver,
                 "pipeline_s": seconds,
                 "speedup": naive_s / seconds,
-                "max_abs_diff_accuracies": max(worst[c] for c in ACC if not c.startswith("ccgp")),
-                "max_abs_diff_ccgp": max(worst[c] for c in ACC if c.startswith("ccgp")),
-                "max_abs_diff_alignments_ps": max(worst[c] for c in ALIGN),
+                "max_abs_diff_accuracies": max(
+                    v for c, v in worst.items() if _is_acc(c) and not c.startswith("ccgp")
+                ),
+                "max_abs_diff_ccgp": max(v for c, v in worst.items() if c.startswith("ccgp")),
+                "max_abs_diff_alignments_ps": max(v for c, v in worst.items() if _is_align(c)),
+                "max_abs_diff_by_column": worst,
                 "agree": _agree(worst, skip),
             }
         )

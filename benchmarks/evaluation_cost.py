@@ -2,11 +2,13 @@
 5000 training and 1000 test samples).
 
     python benchmarks/evaluation_cost.py [--snapshots 8] [--act tanh] [--solvers newton liblinear]
+    python benchmarks/evaluation_cost.py --snapshots 2 --solvers newton   # smoke test
 
 Trains one short run (50 epochs) to get realistic snapshots, then times each metric family over
 all its snapshots the way ``repgeom.evaluation.evaluate_run`` computes it, the decoders once per
 solver (the batched Newton solver and liblinear at LinearSVC's defaults), and prints how far the
-two solvers' metrics are apart. Prints a table (ms per snapshot) and a JSON line.
+two solvers' metrics are apart, for every (dichotomy, metric) pair the decoders serve and the
+shattering dimension. Prints a table (ms per snapshot) and a JSON line.
 """
 
 from __future__ import annotations
@@ -20,20 +22,22 @@ import torch
 
 from repgeom import metrics as M
 from repgeom.activations import get_activation
-from repgeom.decoders import DecoderSpec, accuracies
-from repgeom.evaluation import DICHOTOMIES, _hidden, decoding_problems, make_datasets, make_task
+from repgeom.decoders import DecoderSpec, _fits, accuracies
+from repgeom.evaluation import EvalSettings, _hidden, decoding_problems, make_datasets
 from repgeom.models import init_shallow
-from repgeom.tasks import delta_dichotomies
+from repgeom.tasks import build_task
 from repgeom.training import TrainSettings, snapshot_epochs, train
 
 
 def snapshots(act, count: int, task_cfg: dict) -> dict[str, np.ndarray]:
-    cond, x = make_datasets(task_cfg)["train"]
-    y = delta_dichotomies()["xor"][cond][:, None].astype(np.float32)
+    """``count`` log-spaced snapshots of one δ-task run trained for 50 epochs (seed 0)."""
+    task = build_task(task_cfg)
+    cond, x = make_datasets(task_cfg, task=task)["train"]
+    y = task.target[cond].astype(np.float32)
     epochs = snapshot_epochs(50, "log", count)
     s = TrainSettings(epochs=50, conv_tol=0.0, snapshot_epochs=tuple(epochs))
     r = train(
-        init_shallow([0], 120, 120, ["uniform"]),
+        init_shallow([0], task.dim, 120, ["uniform"], n_out=y.shape[1]),
         torch.tensor(x[None]),
         torch.tensor(y[None]),
         act,
@@ -64,7 +68,8 @@ def main(argv=None) -> dict:
     act = get_activation(args.act)
     P = snapshots(act, args.snapshots, task_cfg)
     S = len(P["W"])
-    task, dich = make_task(task_cfg), delta_dichotomies()
+    task = build_task(task_cfg)
+    dich = task.dichotomies
     M.decoder_accuracy(  # import scikit-learn before timing
         DecoderSpec(solver="liblinear"), np.eye(2), np.array([0, 1]), np.eye(2), np.array([0, 1])
     )
@@ -86,21 +91,27 @@ def main(argv=None) -> dict:
     timed(
         "kernel alignment (2)",
         lambda: (
-            M.linear_cka(Z, np.broadcast_to(task.means, (S, 4, 120))),
-            M.linear_cka(Z, np.broadcast_to(task.target * 1.0, (S, 4, 1))),
+            M.linear_cka(Z, np.broadcast_to(task.means, (S,) + task.means.shape)),
+            M.linear_cka(Z, np.broadcast_to(task.target * 1.0, (S,) + task.target.shape)),
         ),
     )
-    timed("parallelism score (3)", lambda: [M.parallelism_score(Z, dich[d]) for d in DICHOTOMIES])
+    timed(
+        f"parallelism score ({len(dich)})",
+        lambda: [M.parallelism_score(Z, lab) for lab in dich.values()],
+    )
 
-    # every decoder of every snapshot (CCGP all and proper, decoding at both noises), as
-    # evaluate_run computes them: 18 problems, 12 distinct fits after sign-flip sharing
-    columns = decoding_problems(dich)
+    # every decoder of every snapshot (CCGP all and proper, decoding at both noises, the
+    # shattering dimension's), as evaluate_run computes them: identical problems once, and
+    # problems whose training labels differ only in sign share one fit
+    columns = decoding_problems(task, EvalSettings())
     problems = sorted({p for ps in columns.values() for p in ps}, key=repr)
+    fits = len(_fits(problems)[0])
     acc = {}
     for solver in args.solvers:
         spec = DecoderSpec(solver=solver)
         acc[solver] = timed(
-            f"decoders, {solver} (12 fits)", lambda spec=spec: accuracies(spec, H, cond, problems)
+            f"decoders, {solver} ({fits} fits)",
+            lambda spec=spec: accuracies(spec, H, cond, problems),
         )
     timed("participation ratio", lambda: M.participation_ratio(H["test"].astype(float)))
     total = sum(v for k, v in times.items() if not k.startswith("decoders"))
@@ -108,20 +119,18 @@ def main(argv=None) -> dict:
     for k, v in times.items():
         print(f"  {k:<34} {v:>8.1f} ms")
     for solver in args.solvers:
-        t = total + times[f"decoders, {solver} (12 fits)"]
+        t = total + times[f"decoders, {solver} ({fits} fits)"]
         print(f"  {'total with ' + solver:<34} {t:>8.1f} ms")
-    result = {"act": args.act, "snapshots": S, "ms_per_snapshot": times}
+    result = {"act": args.act, "snapshots": S, "fits": fits, "ms_per_snapshot": times}
     if len(acc) == 2:
         a, b = acc.values()
-        worst = {
-            col: float(
-                np.abs(
-                    a[:, [problems.index(q) for q in ps]].mean(1)
-                    - b[:, [problems.index(q) for q in ps]].mean(1)
-                ).max()
-            )
-            for col, ps in columns.items()
-        }
+        worst = {}
+        for (d, m), ps in columns.items():
+            if not ps:  # a metric this task does not define for the dichotomy
+                continue
+            col = m.replace("decoding", "shattering_dim") if d == "*shatter*" else f"{m}_{d}"
+            idx = [problems.index(q) for q in ps]
+            worst[col] = float(np.abs(a[:, idx].mean(1) - b[:, idx].mean(1)).max())
         result["max_abs_diff_between_solvers"] = worst
         print("max |Δ| between the solvers' metrics (liblinear at its default tol = 1e-4):")
         print("  " + ", ".join(f"{k} {v:.3f}" for k, v in worst.items()))

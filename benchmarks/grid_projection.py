@@ -1,11 +1,12 @@
 """Projected time of the paper's full E2 grid on one device, from throughput measured here.
 
     python benchmarks/grid_projection.py [--device cpu|cuda] [--runs 20] [--solver newton]
+    python benchmarks/grid_projection.py --runs 2 --epochs 1 --snapshots 2   # smoke test
 
 The grid is 21 δ × 4 σ × 2 activations × 3 readouts × 20 seeds = 10 080 runs of 5000 epochs
 (25 minibatches of 200 each), with the metrics every 10 epochs (501 logged points per run). The
 script times the trainer (``train`` on ``--runs`` runs at once, a few epochs) and the evaluation
-(``evaluate_run`` on a few snapshots of a trained run, decoders on the same device) and
+(``evaluate_run`` on a few snapshots of a trained δ-task run, decoders on the same device) and
 multiplies out. On the CPU it uses one thread, as one workflow job does: divide by the number
 of cores for a whole machine. ``--device cuda`` measures a GPU and exits with a message when
 there is none. Prints a table and a JSON line.

@@ -1,6 +1,7 @@
 """Training throughput of the batched trainer against the matmul FLOP rate, same device, same run.
 
     python benchmarks/training_throughput.py [--threads 1] [--device cpu] [--runs 1 10 20 50]
+    python benchmarks/training_throughput.py --runs 1 2 --acts tanh --epochs 1   # smoke test
 
 For R runs at the paper's sizes (D = N = 120, n = 5000 training samples, minibatch 200, one
 output) it times the trainer itself (``train``: whole epochs, shuffling and early-stop checks

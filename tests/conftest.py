@@ -9,7 +9,7 @@ def rng():
 
 def square():
     """Condition means on a unit square in 2-D: c → (s1, s2), with the δ-task's bit order."""
-    from repgeom.tasks import condition_bits
+    from repgeom.tasks.delta import condition_bits
 
     b1, b2 = condition_bits()
     return np.stack([2 * b1 - 1, 2 * b2 - 1], axis=1).astype(float)

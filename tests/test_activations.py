@@ -1,52 +1,378 @@
+"""Every registered activation runs through one suite (f, f′, the in-place forms, names).
+
+Each name below comes with f written out independently in numpy, its kinks and its bias
+shift; a family without a name here fails ``test_every_family_is_covered``.
+"""
+
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
-from repgeom.activations import ACTIVATIONS, get_activation
+from repgeom.activations import (
+    ACTIVATION_FAMILIES,
+    ACTIVATION_PATTERN,
+    FAMILIES,
+    canonical_activation,
+    get_activation,
+)
 
-U = torch.linspace(-4, 4, 801, dtype=torch.float64)
+
+@dataclass(frozen=True)
+class Spec:
+    family: str
+    f: object  # numpy u → f(u)
+    kinks: tuple = ()
+    bias_shift: float = 0.0
 
 
-def test_formulas():
-    assert torch.allclose(get_activation("tanh").f(U), torch.tanh(U))
-    assert torch.allclose(get_activation("relu").f(U), torch.clamp(U, min=0))
+def _relu(u):
+    return np.maximum(u, 0)
 
 
-@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def _bounded(ub):
+    return Spec("bounded_relu", lambda u: np.minimum(np.maximum(u, 0), ub), (0.0, ub))
+
+
+def _shifted(s):
+    return Spec("shifted_relu", lambda u: np.maximum(0, u + s), (-s,))
+
+
+def _leaky(eps):
+    return Spec("leaky_relu", lambda u: np.where(u > 0, u, eps * u), (0.0,))
+
+
+SPECS = {
+    "tanh": Spec("tanh", np.tanh),
+    "relu": Spec("relu", _relu, (0.0,)),
+    "relu6": Spec("relu6", lambda u: np.clip(u, 0, 6), (0.0, 6.0)),
+    "hardtanh": Spec("hardtanh", lambda u: np.clip(u, -1, 1), (-1.0, 1.0)),
+    "softplus": Spec("softplus", lambda u: np.logaddexp(0, u)),
+    "identity": Spec("identity", lambda u: u),
+    "leaky_relu": _leaky(0.01),
+    "leaky_relu_slope0.2": _leaky(0.2),
+    "leaky_relu_slope2.5": _leaky(2.5),
+    "leaky_relu_slope-0.5": _leaky(-0.5),
+    "bounded_relu_ub1": _bounded(1.0),
+    "bounded_relu_ub1.5": _bounded(1.5),
+    "bounded_relu_ub2": _bounded(2.0),
+    "bounded_relu_ub0.3": _bounded(0.3),
+    **{f"shifted_relu_s{s:+g}": _shifted(s) for s in (0.5, -0.5, 1.0, -1.0)},
+    **{f"relu_bias{s:+g}": Spec("relu", _relu, (0.0,), s) for s in (0.5, -0.5, 1.0, -1.0)},
+    **{f"tanh_bias{s:+g}": Spec("tanh", np.tanh, (), s) for s in (0.5, -0.5, 1.0, -1.0)},
+}
+NAMES = sorted(SPECS)
+
+# a grid through every kink (step 0.01 over [-8, 8]), then the kinks themselves exactly
+U = torch.cat(
+    [
+        torch.linspace(-8, 8, 1601, dtype=torch.float64),
+        torch.tensor([0.0, 0.3, -0.5, 0.5, -1.0, 1.0, 1.5, 2.0, 6.0, 25.0], dtype=torch.float64),
+    ]
+)
+
+
+def away_from_kinks(name, u=U):
+    keep = torch.ones_like(u, dtype=torch.bool)
+    for k in SPECS[name].kinks:
+        keep &= (u - k).abs() >= 1e-3
+    return u[keep]
+
+
+def test_every_family_is_covered():
+    assert {s.family for s in SPECS.values()} == set(FAMILIES)
+    assert {get_activation(n).family for n in NAMES} == set(FAMILIES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_f_matches_formula(name):
+    got = get_activation(name).f(U).numpy()
+    # softplus is linear above 20 (torch's threshold): off log(1 + e^u) by < e^-20
+    np.testing.assert_allclose(got, SPECS[name].f(U.numpy()), rtol=1e-12, atol=3e-9)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_derivative_matches_autograd(name):
     act = get_activation(name)
-    u = U.clone().requires_grad_(True)
+    u0 = away_from_kinks(name)
+    u = u0.clone().requires_grad_(True)
     (g,) = torch.autograd.grad(act.f(u).sum(), u)
-    assert torch.allclose(act.df(U), g)
+    torch.testing.assert_close(act.df(u0), g, rtol=1e-12, atol=3e-9)
 
 
-@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("name", NAMES)
 def test_in_place_forms_match_f_and_df(name):
     act = get_activation(name)
     u = torch.cat([U, torch.zeros(3, dtype=U.dtype)])
     g = torch.linspace(-2, 3, len(u), dtype=U.dtype)
-    h = act.f_(u.clone())
-    assert torch.allclose(h, act.f(u), rtol=0, atol=1e-15)
     u32 = torch.linspace(-30, 30, 200_001)
     assert (act.f_(u32.clone()) - act.f(u32)).abs().max() <= 5e-7  # float32, as training runs
+    h = act.f_(u.clone())  # the latest f_ (a negative leaky slope's backprop_ needs it)
+    torch.testing.assert_close(h, act.f(u), rtol=0, atol=1e-15)
     got = g.clone()
     act.backprop_(got, h, torch.empty_like(g))
-    assert torch.allclose(got, g * act.df(u), rtol=1e-12, atol=1e-12)
+    # the kinks included: backprop_ follows df's convention there
+    torch.testing.assert_close(got, g * act.df(u), rtol=1e-12, atol=1e-12)
 
 
-def test_relu_derivative_at_zero_is_zero():
-    assert get_activation("relu").df(torch.zeros(1)).item() == 0.0
+@pytest.mark.parametrize("name", NAMES)
+def test_in_place_forms_allocate_nothing_new(name):
+    """f_ returns its argument; backprop_ writes only g (and tmp)."""
+    act = get_activation(name)
+    u = torch.linspace(-3, 3, 101, dtype=torch.float32)
+    h = act.f_(u)
+    assert h is u
+    g, tmp = torch.ones_like(u), torch.empty_like(u)
+    h_before = h.clone()
+    assert act.backprop_(g, h, tmp) is None
+    assert torch.equal(h, h_before)
 
 
-def test_unknown_activation_lists_allowed():
-    with pytest.raises(KeyError, match="allowed: relu, tanh"):
-        get_activation("gelu")
+@pytest.mark.parametrize("name", NAMES)
+def test_hand_written_step_equals_autograd(name):
+    """The trainer's step with this activation, against autograd (as test_training's)."""
+    from repgeom.models import ShallowBatch, hidden, init_shallow, logits
+    from repgeom.training import sgd_step
+
+    a = get_activation(name)
+    gen = np.random.default_rng(0)
+    p = init_shallow([0, 1], 12, 8, ["uniform", "balanced"])
+    x = torch.tensor(gen.normal(size=(2, 16, 12)), dtype=torch.float32)
+    y = torch.tensor(gen.integers(0, 2, (2, 16, 1)), dtype=torch.float32)
+    q = ShallowBatch(*(t.clone().requires_grad_(True) for t in (p.W, p.b, p.J, p.bo)))
+    loss = F.binary_cross_entropy_with_logits(logits(q, hidden(q, x, a)), y, reduction="none")
+    loss.mean(dim=(1, 2)).sum().backward()
+    before = p.clone()
+    got = sgd_step(p, x, y, a, torch.tensor([0.1, 0.1]))
+    torch.testing.assert_close(got, loss.detach().mean(dim=(1, 2)))
+    for key in ("W", "b", "bo"):
+        step = (getattr(before, key) - getattr(p, key)) / 0.1
+        torch.testing.assert_close(step, getattr(q, key).grad, atol=1e-6, rtol=1e-5)
 
 
-def test_schema_lists_every_registered_activation():
-    from pathlib import Path
+def test_derivative_conventions_at_kinks():
+    z = torch.zeros(1, dtype=torch.float64)
+    assert get_activation("relu").df(z).item() == 0.0
+    assert get_activation("leaky_relu").df(z).item() == 0.01
+    assert get_activation("bounded_relu_ub1.5").df(z + 1.5).item() == 0.0
+    assert get_activation("shifted_relu_s+0.5").df(z - 0.5).item() == 0.0
+    assert get_activation("hardtanh").df(z - 1).item() == 0.0
 
-    from repgeom.config import load_schema
 
-    schema = load_schema(Path(__file__).parents[1] / "workflow/schemas/config.schema.yaml")
-    enum = schema["properties"]["sweep"]["properties"]["activations"]["items"]["enum"]
-    assert sorted(enum) == sorted(ACTIVATIONS)
+def test_tanh_and_relu_are_unchanged():
+    """The two original activations keep their exact functions (trained results are pinned)."""
+    from repgeom import activations as A
+
+    tanh, relu = get_activation("tanh"), get_activation("relu")
+    assert (tanh.f, tanh.df, tanh.f_, tanh.backprop_) == (
+        torch.tanh,
+        A._tanh_df,
+        A._tanh_,
+        A._tanh_backprop_,
+    )
+    assert (relu.f, relu.f_, relu.backprop_) == (torch.relu, torch.relu_, A._relu_backprop_)
+    assert (tanh.formula, relu.formula) == ("tanh(u)", "max(0, u), f'(0) = 0")
+    for base in ("tanh", "relu"):
+        shifted = get_activation(f"{base}_bias-1")
+        assert shifted.f_ is get_activation(base).f_  # same numerics, only the init differs
+
+
+def test_shifted_relu_equals_relu_of_shifted_preactivation():
+    """max(0, u + s) is relu at a bias larger by s: with a trained hidden bias, shifted_relu_s<s>
+    and relu with b_init + s compute the same function."""
+    u = U.to(torch.float32)
+    relu = get_activation("relu")
+    for s in (0.5, -0.5, 1.0, -1.0):
+        shifted = get_activation(f"shifted_relu_s{s}")
+        assert torch.equal(shifted.f(u), relu.f(u + s))
+        assert torch.equal(shifted.f_(u.clone()), relu.f_(u + s))
+        assert torch.equal(shifted.df(u), relu.df(u + s))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bias_shift(name):
+    assert get_activation(name).bias_shift == SPECS[name].bias_shift
+
+
+@pytest.mark.parametrize(
+    "spellings, canonical",
+    [
+        (
+            ["bounded_relu_ub1.5", "bounded_relu_ub1.50", "bounded_relu_ub+1.5"],
+            "bounded_relu_ub1.5",
+        ),
+        (
+            ["bounded_relu_ub2", "bounded_relu_ub2.0", "bounded_relu_ub2.", "bounded_relu_ub.2e1"],
+            "bounded_relu_ub2",
+        ),
+        (["bounded_relu_ub0.5", "bounded_relu_ub.5", "bounded_relu_ub5e-1"], "bounded_relu_ub0.5"),
+        (["bounded_relu_ub100", "bounded_relu_ub1e2", "bounded_relu_ub1e+2"], "bounded_relu_ub100"),
+        (["bounded_relu_ub6", "bounded_relu_ub6.0", "relu6"], "relu6"),
+        (["shifted_relu_s+0.5", "shifted_relu_s0.5", "shifted_relu_s.50"], "shifted_relu_s+0.5"),
+        (["shifted_relu_s-1", "shifted_relu_s-1.0", "shifted_relu_s-1e0"], "shifted_relu_s-1"),
+        (["shifted_relu_s0", "shifted_relu_s-0", "relu_bias+0", "relu_bias0.0", "relu"], "relu"),
+        (["relu_bias+0.5", "relu_bias0.5", "relu_bias+.5"], "relu_bias+0.5"),
+        (["tanh_bias-1", "tanh_bias-1.00"], "tanh_bias-1"),
+        (["tanh_bias+0", "tanh_bias-0.0", "tanh"], "tanh"),
+        (["leaky_relu", "leaky_relu_slope0.01", "leaky_relu_slope+1e-2"], "leaky_relu"),
+        (["leaky_relu_slope0.2", "leaky_relu_slope+0.20"], "leaky_relu_slope0.2"),
+        (["leaky_relu_slope-0.5", "leaky_relu_slope-.5"], "leaky_relu_slope-0.5"),
+        (["leaky_relu_slope0", "leaky_relu_slope-0"], "relu"),
+        (["leaky_relu_slope1", "identity"], "identity"),
+        (["shifted_relu_s1e-7"], "shifted_relu_s+0.0000001"),
+        (["shifted_relu_s0.30000000000000004"], "shifted_relu_s+0.30000000000000004"),
+        (["hardtanh"], "hardtanh"),
+        (["softplus"], "softplus"),
+    ],
+)
+def test_canonical_names(spellings, canonical):
+    assert canonical_activation(canonical) == canonical  # a fixed point
+    for x in spellings:
+        assert canonical_activation(x) == canonical, x
+        assert get_activation(x).name == canonical
+        assert get_activation(x) is get_activation(canonical)  # one cached instance
+        assert re.fullmatch(ACTIVATION_PATTERN, x)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_representative_names_are_canonical(name):
+    assert canonical_activation(name) == name
+    assert get_activation(name).name == name
+    assert re.fullmatch(r"[a-z0-9_.+-]+", name)
+    assert re.fullmatch(ACTIVATION_PATTERN, name)
+
+
+def test_numbers_round_trip_positionally():
+    for x in (1e-7, 123456789.0, 1e16, 0.1 + 0.2, 2.5e-5, 7.0, 0.125):
+        name = canonical_activation(f"bounded_relu_ub{x!r}")
+        number = name.removeprefix("bounded_relu_ub")
+        assert "e" not in number and not number.endswith(".0") and float(number) == x
+        assert canonical_activation(f"shifted_relu_s{-x!r}") == f"shifted_relu_s-{number}"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "gelu",
+        "bounded_relu_ub0",
+        "bounded_relu_ub-1",
+        "bounded_relu_ub-0",
+        "bounded_relu",
+        "bounded_relu_ub",
+        "shifted_relu_snan",
+        "shifted_relu_sinf",
+        "shifted_relu_s1e999",
+        "shifted_relu_s1e-999",  # written out: too long for a folder name
+        "shifted_relu_s1_0",
+        "shifted_relu_s+-1",
+        "relu_bias",
+        "relu_bias+",
+        "leaky_relu_slopeabc",
+        "leaky_relu_slope",
+        "",
+        "ReLU",
+        "relu ",
+        "relu_bias=0.5",
+        "relu_bias+0.5\n",
+        "tanh_bias(1)",
+        None,
+    ],
+)
+def test_bad_names_raise_listing_the_families(bad):
+    with pytest.raises(ValueError, match="activation") as err:
+        get_activation(bad)
+    msg = str(err.value)
+    assert repr(bad) in msg
+    assert msg.endswith("allowed: " + ", ".join(ACTIVATION_FAMILIES))
+    with pytest.raises(ValueError):
+        canonical_activation(bad)
+
+
+def test_families_are_spelled_as_documented():
+    assert ACTIVATION_FAMILIES == (
+        "tanh[_bias<±s>]",
+        "relu[_bias<±s>]",
+        "relu6",
+        "hardtanh",
+        "softplus",
+        "identity",
+        "leaky_relu[_slope<ε>]",
+        "bounded_relu_ub<ub>",
+        "shifted_relu_s<±s>",
+    )
+    from repgeom import activation_names
+
+    for spelling in ACTIVATION_FAMILIES:  # the docstring's table has both forms of a [...] part
+        for form in {re.sub(r"\[.*\]", "", spelling), re.sub(r"[][]", "", spelling)}:
+            assert f"``{form}``" in activation_names.__doc__, form
+
+
+def test_pattern_rejects_what_is_not_a_name():
+    for bad in ("gelu", "", "relu_bias", "shifted_relu_snan", "relu_bias=1", "tanh bias", "Relu"):
+        assert not re.fullmatch(ACTIVATION_PATTERN, bad), bad
+    # looser than the parser: valid syntax with an invalid value still matches
+    assert re.fullmatch(ACTIVATION_PATTERN, "bounded_relu_ub0")
+
+
+def test_schema_pattern_accepts_every_canonical_name():
+    import yaml
+
+    def patterns(node):  # every activations list's item pattern, wherever the schema puts it
+        if isinstance(node, dict):
+            items = node.get("activations", {}).get("items", {}) if "activations" in node else {}
+            if isinstance(items, dict) and "pattern" in items:
+                yield items["pattern"]
+            for v in node.values():
+                yield from patterns(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from patterns(v)
+
+    path = Path(__file__).parents[1] / "workflow/schemas/config.schema.yaml"
+    found = list(patterns(yaml.safe_load(path.read_text())))
+    assert found
+    for pattern in found:
+        for name in NAMES:
+            assert re.search(pattern, name), (pattern, name)
+
+
+def test_negative_leaky_slope_backprop_needs_the_latest_forward():
+    """For ε < 0, h does not determine the sign of u; backprop_ refuses a foreign h."""
+    act = get_activation("leaky_relu_slope-0.5")
+    u = torch.tensor([-2.0, -1.0, 0.0, 1.0, 2.0])
+    h = act.f_(u.clone())
+    assert torch.equal(h, torch.tensor([1.0, 0.5, 0.0, 1.0, 2.0]))
+    g = torch.ones(5)
+    act.backprop_(g, h, torch.empty(5))
+    assert torch.equal(g, torch.tensor([-0.5, -0.5, -0.5, 1.0, 1.0]))
+    with pytest.raises(RuntimeError, match="latest f_"):
+        act.backprop_(torch.ones(5), h.clone(), torch.empty(5))
+    h.add_(0)  # changed since f_
+    with pytest.raises(RuntimeError, match="latest f_"):
+        act.backprop_(torch.ones(5), h, torch.empty(5))
+    h2 = act.f_(u.clone())
+    errors = []
+
+    def other_thread():  # its own latest forward, none yet
+        try:
+            act.backprop_(torch.ones(5), h2, torch.empty(5))
+        except RuntimeError as err:
+            errors.append(err)
+
+    t = threading.Thread(target=other_thread)
+    t.start()
+    t.join()
+    assert len(errors) == 1
+
+
+def test_reductions_name_canonical_activations():
+    for fam in FAMILIES.values():
+        for value, other in fam.same_as.items():
+            assert canonical_activation(other) == other
+            spelled = f"{fam.name}{fam.param}{value!r}"
+            assert get_activation(spelled) is get_activation(other), spelled

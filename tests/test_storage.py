@@ -62,10 +62,24 @@ def test_provenance_reads_slurm_environment(monkeypatch):
     assert storage.provenance()["slurm_job_id"] == "" and storage.provenance()["slurm_node"] == ""
 
 
+KEY_TYPES = {
+    "arch": "string",
+    "act": "string",
+    "readout": "string",
+    "sigma": "float64",
+    "delta": "float64",
+    "seed": "int64",
+}
+
+
 def _tree(root):
+    # the experiment's aggregate records its key types
+    storage.write_parquet(
+        pa.table({"epoch": [0]}), root / "metrics.parquet", {"key_types": KEY_TYPES}
+    )
     for act in ("tanh", "relu"):
         for delta in ("0.0", "0.25", "1.0"):
-            cell = f"task=delta/arch=shallow/act={act}/readout=uniform/sigma=0.1/delta={delta}"
+            cell = f"arch=shallow/act={act}/readout=uniform/sigma=0.1/delta={delta}"
             d = root / "runs" / cell / "seed=3"
             storage.write_parquet(
                 pa.table({"epoch": [0, 10], "m": [0.1, 0.2]}), d / "metrics.parquet", {}
@@ -92,6 +106,13 @@ def test_tree_reads_with_typed_partitions_everywhere(tmp_path):
     pdf = pl.scan_parquet(glob, hive_partitioning=True).filter(pl.col("delta") > 0.1).collect()
     assert pdf.height == 8 and pdf.schema["delta"] == pl.Float64
     assert isinstance(pd.read_parquet(tmp_path / "runs"), pd.DataFrame)
+
+
+def test_open_runs_infers_types_without_an_aggregate(tmp_path):
+    _tree(tmp_path)
+    (tmp_path / "metrics.parquet").unlink()
+    t = storage.open_runs(tmp_path).to_table(filter=ds.field("delta") > 0.1)
+    assert t.num_rows == 8 and pa.types.is_floating(t.schema.field("delta").type)
 
 
 def test_open_runs_without_files(tmp_path):

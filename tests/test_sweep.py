@@ -21,20 +21,57 @@ def test_fmt_float(value, text):
     assert fmt_float(value) == text
 
 
-def sweep(**sweep_keys):
-    training = sweep_keys.pop("training", {})
-    return Sweep(validate({"sweep": sweep_keys, "training": training}, SCHEMA))
+def sweep(training=None, **exp):
+    """The δ-task experiment ``d`` of a configuration with these experiment keys."""
+    cfg = {"experiments": {"d": {"family": "delta"} | exp}, "training": training or {}}
+    return Sweep(validate(cfg, SCHEMA)).experiments["d"]
 
 
 def test_cells_and_runs():
     sw = sweep(
-        seeds=3, deltas=[0, 0.5], activations=["tanh", "relu"], readouts=["uniform", "balanced"]
+        seeds=3,
+        axes={"delta": [0, 0.5]},
+        activations=["tanh", "relu"],
+        readouts=["uniform", "balanced"],
     )
     assert len(sw.cells) == 2 * 2 * 2 and sw.n_runs == 24
     f = sw.run_file(sw.cells[0], 2, "metrics.parquet")
     assert f == (
-        "results/runs/task=delta/arch=shallow/act=tanh/readout=uniform/sigma=0.1/delta=0.0/seed=2/metrics.parquet"
+        "results/d/runs/arch=shallow/act=tanh/readout=uniform/sigma=0.1/delta=0.0/seed=2/metrics.parquet"
     )
+    assert sw.job_files(sw.blocks[0], "x")[0].endswith(
+        "/sigma={sigma}/delta={delta}/seed=0/x"
+    )
+
+
+def test_packed_axes_share_a_job():
+    sw = sweep(seeds=2, axes={"delta": [0, 0.5, 1]}, training={"pack_axes": ["delta"]})
+    assert sw.job_keys == ["arch", "act", "readout", "sigma"]
+    assert sw.packed_combos == [{"delta": "0.0"}, {"delta": "0.5"}, {"delta": "1.0"}]
+    files = sw.job_files(sw.blocks[0], "w")
+    assert len(files) == 3 * 2 and "/delta=0.5/seed=1/w" in files[3]
+    wild = {"arch": "shallow", "act": "relu", "readout": "uniform", "sigma": "0.1"}
+    runs = sw.block_configs(wild, sw.blocks[0])
+    assert [(r["task"]["delta"], r["run"]["seed"]) for r in runs] == [
+        (0.0, 0),
+        (0.0, 1),
+        (0.5, 0),
+        (0.5, 1),
+        (1.0, 0),
+        (1.0, 1),
+    ]
+    assert "pack_axes" not in runs[0]["training"]  # packing never changes a run's result
+
+
+def test_pack_axes_errors_name_the_key():
+    bad = Sweep(
+        validate(
+            {"experiments": {"d": {"family": "delta", "training": {"pack_axes": ["act"]}}}},
+            SCHEMA,
+        )
+    )
+    (err,) = bad.errors()
+    assert "experiments.d.training.pack_axes'" in err and "allowed: readout, sigma, delta" in err
 
 
 def test_blocks_depend_on_seed_values_only():
@@ -46,7 +83,7 @@ def test_blocks_depend_on_seed_values_only():
 
 
 def test_run_config_is_complete_and_excludes_execution_settings():
-    sw = sweep(seeds=2, deltas=[0.5], training={"device": "cpu", "progress_every_s": 3})
+    sw = sweep(seeds=2, axes={"delta": [0.5]}, training={"device": "cpu", "progress_every_s": 3})
     rc = sw.run_config(sw.cells[0], 1)
     assert rc["task"] == {
         "family": "delta",
@@ -58,24 +95,46 @@ def test_run_config_is_complete_and_excludes_execution_settings():
         "n_train": 5000,
         "n_test": 1000,
     }
-    assert rc["model"]["init_seed"] == 1 and rc["training"]["shuffle_seed"] == 1
+    assert rc["experiment"] == "d"
+    assert rc["model"] == {
+        "arch": "shallow",
+        "activation": "tanh",
+        "width": 120,
+        "init": "uniform",
+        "train_output_bias": True,
+        "readout": "uniform",
+        "init_seed": 1,
+    }
+    assert rc["training"]["shuffle_seed"] == 1 and rc["training"]["epochs"] == 5000
     assert "device" not in rc["training"] and "progress_every_s" not in rc["training"]
     assert rc["run"]["seed"] == 1 and rc["run"]["delta"] == "0.5"
 
 
 def test_fixed_data_seed():
-    sw = Sweep(validate({"task": {"data_seed": 0}}, SCHEMA))
+    sw = sweep(task={"data_seed": 0})
     assert sw.run_config(sw.cells[0], 3)["task"]["data_seed"] == 0
 
 
+def test_experiments_have_their_own_trees_and_keys():
+    cfg = {
+        "experiments": {
+            "a": {"family": "delta", "axes": {"delta": [0.5]}},
+            "b": {"family": "delta", "axes": {"delta": [0.5, 1.0]}, "seeds": 2},
+        }
+    }
+    sw = Sweep(validate(cfg, SCHEMA))
+    a, b = sw.experiments["a"], sw.experiments["b"]
+    assert a.root == "results/a" and b.root == "results/b"
+    assert a.n_runs == 2 * 5 and b.n_runs == 2 * 2 * 2 and sw.n_runs == 18
+    assert list(a.run_key_types) == ["arch", "act", "readout", "sigma", "delta", "seed"]
+
+
 def test_figure_settings_must_name_swept_values():
-    ok = Sweep(validate({"figures": {"sigma": "1e-1", "training_delta": 0.5}}, SCHEMA))
+    ok = sweep(figures={"sigma": "1e-1", "training_delta": 0.5})
     assert ok.figure_errors() == []
-    bad = Sweep(
-        validate({"figures": {"sigma": 0.3, "readout": "sphere", "training_delta": 0.6}}, SCHEMA)
-    )
+    bad = sweep(figures={"sigma": 0.3, "readout": "sphere", "training_delta": 0.6})
     errors = bad.figure_errors()
     assert len(errors) == 3
-    assert "figures.sigma': 0.3 is not in the sweep; allowed: 0.1" in errors[0]
+    assert "experiments.d.figures.sigma': 0.3 is not in the sweep; allowed: 0.1" in errors[0]
     assert "figures.readout': sphere" in errors[1] and "allowed: uniform" in errors[1]
     assert "figures.training_delta': 0.6" in errors[2] and "0.25" in errors[2]

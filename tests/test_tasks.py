@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 
 from repgeom.metrics import linear_cka
-from repgeom.tasks import (
+from repgeom.tasks import data_rng
+from repgeom.tasks.delta import (
     DeltaTask,
     condition_bits,
-    data_rng,
     delta_dichotomies,
     disjoint_unit_vectors,
     task_alignment,

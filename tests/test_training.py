@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from repgeom.activations import get_activation
 from repgeom.evaluation import make_datasets
 from repgeom.models import ShallowBatch, hidden, init_shallow, logits
-from repgeom.tasks import delta_dichotomies
+from repgeom.tasks.delta import delta_dichotomies
 from repgeom.training import TrainSettings, sgd_step, snapshot_epochs, train
 
 
@@ -27,6 +27,26 @@ def test_hand_written_gradient_equals_autograd(act, rng):
         step = (getattr(before, name) - getattr(p, name)) / 0.1
         assert torch.allclose(step, getattr(q, name).grad, atol=1e-6), name
     assert torch.equal(p.J, before.J)  # the readout is frozen
+
+
+def test_multi_output_gradient_sums_over_outputs_and_frozen_output_bias(rng):
+    """k = 3 outputs (the alignment tasks): the step is autograd's gradient of the loss summed
+    over outputs and averaged over the minibatch (spec §5); the logged loss averages both; a
+    frozen output bias stays put."""
+    a = get_activation("relu")
+    p = init_shallow([0, 1], 12, 8, ["gauss", "gauss"], n_out=3, init="normal")
+    x = torch.tensor(rng.normal(size=(2, 16, 12)), dtype=torch.float32)
+    y = torch.tensor(rng.integers(0, 2, (2, 16, 3)), dtype=torch.float32)
+    q = ShallowBatch(*(t.clone().requires_grad_(True) for t in (p.W, p.b, p.J, p.bo)))
+    loss = F.binary_cross_entropy_with_logits(logits(q, hidden(q, x, a)), y, reduction="none")
+    loss.sum(dim=2).mean(dim=1).sum().backward()
+    before = p.clone()
+    got = sgd_step(p, x, y, a, torch.tensor([0.1, 0.1]), train_output_bias=False)
+    assert torch.allclose(got, loss.detach().mean(dim=(1, 2)))
+    for name in ("W", "b"):
+        step = (getattr(before, name) - getattr(p, name)) / 0.1
+        assert torch.allclose(step, getattr(q, name).grad, atol=1e-6), name
+    assert torch.equal(p.bo, before.bo) and torch.equal(p.J, before.J)
 
 
 def test_snapshot_schedules():

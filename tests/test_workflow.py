@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -12,23 +13,41 @@ import yaml
 from conftest import snakemake_cmd
 
 from repgeom import storage
-from repgeom.evaluation import METRIC_COLUMNS
+from repgeom.config import deep_merge
+from repgeom.evaluation import DICHOTOMY_COLUMNS, RUN_COLUMNS
 
 ROOT = Path(__file__).parents[1]
 pytestmark = pytest.mark.workflow
 
-TINY = {
-    "sweep": {
-        "seeds": [0, 1, 2],
-        "deltas": [0.0, 0.5],
-        "sigmas": [0.1],
-        "activations": ["tanh", "relu"],
-    },
+TINY_DELTA = {
+    "family": "delta",
+    "seeds": [0, 1, 2],
+    "activations": ["tanh", "relu"],
+    "axes": {"delta": [0.0, 0.5], "sigma": [0.1]},
     "task": {"dim": 12, "n_train": 200, "n_test": 100},
     "model": {"width": 8},
-    "training": {"epochs": 20, "runs_per_job": 2, "snapshots": {"schedule": "log", "count": 4}},
+    "training": {"epochs": 20, "snapshots": {"schedule": "log", "count": 4}},
+}
+TINY_ALIGN = {
+    "family": "alignment",
+    "seeds": [0, 1],
+    "activations": ["tanh", "bounded_relu_ub1.0"],
+    "axes": {"d": [2], "k": [1, "d"], "alignments": 2},
+    "task": {"dim": 8, "n_train": 200, "n_test": 100},
+    "model": {"width": 8},
+    "training": {
+        "epochs": 10,
+        "snapshots": {"schedule": "log", "count": 3},
+        "pack_axes": ["align"],
+    },
+}
+TINY = {
+    "experiments": {"delta": TINY_DELTA, "align": TINY_ALIGN},
+    "training": {"runs_per_job": 2},
     "figures": {"formats": ["png", "pdf"]},
 }
+DELTA = "results/delta"
+ALIGN = "results/align"
 
 
 def snakemake(workdir, *args, check=True):
@@ -66,40 +85,94 @@ def done(tmp_path_factory):
 
 
 def test_outputs_exist_and_read_back(done):
-    runs = storage.run_files(done / "results", "metrics.parquet")
+    runs = storage.run_files(done / DELTA, "metrics.parquet")
     assert len(runs) == 2 * 2 * 3
     df = pd.read_parquet(runs[0])
-    assert list(df.columns) == ["epoch", *METRIC_COLUMNS, "stop_epoch", "converged"]
+    assert list(df.columns) == ["epoch", *RUN_COLUMNS, "stop_epoch", "converged"]
     assert df["epoch"].iloc[0] == 0 and df["epoch"].iloc[-1] == 20
+    dich = pd.read_parquet(runs[0].replace("metrics.parquet", "dichotomies.parquet"))
+    assert list(dich.columns) == ["epoch", "dichotomy", "role", *DICHOTOMY_COLUMNS]
+    assert sorted(set(dich["dichotomy"])) == ["b1", "b2", "xor"] and len(dich) == 3 * len(df)
     meta = storage.read_metadata(runs[0])
     assert meta["config"]["task"]["dim"] == 12 and meta["schema_version"] == storage.SCHEMA_VERSION
+    assert meta["config"]["experiment"] == "delta"
     assert {"torch", "numpy", "pyarrow"} <= set(meta["versions"])
     assert meta["provenance"]["device"] == "cpu"
     epochs, params = storage.read_weights(runs[0].replace("metrics.parquet", "weights.parquet"))
     assert params["W"].shape == (len(epochs), 8, 12)
     assert pq.read_table(runs[0].replace("metrics.parquet", "loss.parquet")).num_rows <= 20
 
-    allm = pd.read_parquet(done / "results/metrics.parquet")
-    assert list(allm.columns[:7]) == ["task", "arch", "act", "readout", "sigma", "delta", "seed"]
+    allm = pd.read_parquet(done / DELTA / "metrics.parquet")
+    assert list(allm.columns[:8]) == [
+        "experiment",
+        "arch",
+        "act",
+        "readout",
+        "sigma",
+        "delta",
+        "seed",
+        "epoch",
+    ]
     assert allm["delta"].dtype == "float64" and len(allm) == len(runs) * len(df)
-    summ = pd.read_parquet(done / "results/summary.parquet")
-    assert set(summ["metric"]) == set(METRIC_COLUMNS) and (summ["n"] == 3).all()
-    ds = storage.open_runs(done / "results").to_table().to_pandas()
-    assert set(ds["seed"]) == {0, 1, 2}
+    alld = pd.read_parquet(done / DELTA / "dichotomies.parquet")
+    assert len(alld) == 3 * len(allm) and alld["dichotomy"].dtype == "string"
+    summ = pd.read_parquet(done / DELTA / "summary.parquet")
+    assert set(summ["metric"]) == set(RUN_COLUMNS) | set(DICHOTOMY_COLUMNS)
+    assert (summ["n"] == 3).all()
+    assert summ.loc[summ["metric"] == "ps", "dichotomy"].notna().all()
+    assert summ.loc[summ["metric"] == "target_alignment", "dichotomy"].isna().all()
+    ds = storage.open_runs(done / DELTA).to_table().to_pandas()
+    assert set(ds["seed"]) == {0, 1, 2} and ds["delta"].dtype == "float64"
     for name in ("delta_sweep", "over_training"):
         for ext in ("png", "pdf"):
-            assert (done / f"results/figures/{name}.{ext}").stat().st_size > 1000
-    assert "epoch 20/20" in next((done / "results/logs/train").iterdir()).read_text()
+            assert (done / DELTA / f"figures/{name}.{ext}").stat().st_size > 1000
+    assert "epoch 20/20" in next((done / DELTA / "logs/train").iterdir()).read_text()
+
+
+def test_alignment_experiment_outputs(done):
+    runs = pd.read_parquet(done / ALIGN / "metrics.parquet")
+    assert list(runs.columns[:11]) == [
+        "experiment",
+        "arch",
+        "act",
+        "readout",
+        "kernel",
+        "d",
+        "k",
+        "align",
+        "task_seed",
+        "sigma",
+        "seed",
+    ]
+    # the canonical activation name is the folder, whatever the config's spelling
+    assert set(runs["act"]) == {"tanh", "bounded_relu_ub1"}
+    assert set(runs["readout"]) == {"gauss"} and runs["k"].dtype == "int64"
+    assert len(runs.drop_duplicates(["act", "k", "align", "seed"])) == 2 * 2 * 2 * 2
+    # the task's own alignment: the grid linspace(0, √(k/3), 2)
+    c = runs.groupby("k")["task_alignment"].max()
+    assert c[1] == pytest.approx(np.sqrt(1 / 3)) and c[2] == pytest.approx(np.sqrt(2 / 3))
+    dich = pd.read_parquet(done / ALIGN / "dichotomies.parquet")
+    roles = dich.drop_duplicates(["k", "dichotomy"]).set_index(["k", "dichotomy"])["role"]
+    assert roles[1, "bit0"] == "target, latent" and roles[1, "bit1"] == "latent"
+    assert roles[2, "bit1"] == "target, latent"
+    meta = storage.read_metadata(next(iter(storage.run_files(done / ALIGN, "weights.parquet"))))
+    assert meta["config"]["model"]["train_output_bias"] is False
+    assert meta["training_outcome"]["batch_runs"] == 2 * 2  # the packed alignments × seeds
+    epochs, params = storage.read_weights(storage.run_files(done / ALIGN, "weights.parquet")[-1])
+    assert np.array_equal(params["bo"][0], params["bo"][-1])  # frozen output bias
+    for name in ("alignment_sweep", "alignment_plane", "disentanglement", "ablation"):
+        assert (done / ALIGN / f"figures/{name}.png").stat().st_size > 1000
 
 
 def test_columns_are_documented(done):
     doc = (ROOT / "docs/data_dictionary.md").read_text()
     documented = set(re.findall(r"`(\w+)`", doc))
-    for name in ("metrics.parquet", "weights.parquet", "loss.parquet"):
-        f = storage.run_files(done / "results", name)[0]
-        assert set(pq.read_schema(f).names) <= documented, name
-    summ = pq.read_schema(done / "results/summary.parquet").names
-    assert set(summ) <= documented
+    for exp in (DELTA, ALIGN):
+        for name in ("metrics.parquet", "dichotomies.parquet", "weights.parquet", "loss.parquet"):
+            f = storage.run_files(done / exp, name)[0]
+            assert set(pq.read_schema(f).names) <= documented, name
+        for name in ("metrics.parquet", "dichotomies.parquet", "summary.parquet"):
+            assert set(pq.read_schema(done / exp / name).names) <= documented, name
 
 
 def test_nothing_to_do_after_a_run(done):
@@ -111,52 +184,79 @@ def test_nothing_to_do_after_a_run(done):
     [
         # a new δ: only its 2 cells × 2 blocks train
         (
-            {"sweep": {"deltas": [0.0, 0.5, 1.0]}},
+            {"experiments": {"delta": {"axes": {"delta": [0.0, 0.5, 1.0]}}}},
             {
-                "train_block0": 2,
-                "train_block1": 2,
-                "evaluate_block0": 2,
-                "evaluate_block1": 2,
-                "aggregate": 1,
-                "figures": 1,
+                "train_delta_block0": 2,
+                "train_delta_block1": 2,
+                "evaluate_delta_block0": 2,
+                "evaluate_delta_block1": 2,
+                "aggregate_delta": 1,
+                "figures_delta": 1,
             },
         ),
         # one more seed: only the partially filled block (2,) → (2, 3) retrains, in every cell
         (
-            {"sweep": {"seeds": [0, 1, 2, 3]}},
-            {"train_block1": 4, "evaluate_block1": 4, "aggregate": 1, "figures": 1},
+            {"experiments": {"delta": {"seeds": [0, 1, 2, 3]}}},
+            {
+                "train_delta_block1": 4,
+                "evaluate_delta_block1": 4,
+                "aggregate_delta": 1,
+                "figures_delta": 1,
+            },
         ),
         # an evaluation setting: re-evaluate everything, train nothing
         (
-            {"evaluation": {"test_sigma": 0.5}},
-            {"evaluate_block0": 4, "evaluate_block1": 4, "aggregate": 1, "figures": 1},
+            {"experiments": {"delta": {"evaluation": {"test_sigma": 0.5}}}},
+            {
+                "evaluate_delta_block0": 4,
+                "evaluate_delta_block1": 4,
+                "aggregate_delta": 1,
+                "figures_delta": 1,
+            },
         ),
         # a training setting: everything it touches
         (
-            {"training": {"lr": 0.05}},
+            {"experiments": {"delta": {"training": {"lr": 0.05}}}},
             {
-                "train_block0": 4,
-                "train_block1": 4,
-                "evaluate_block0": 4,
-                "evaluate_block1": 4,
-                "aggregate": 1,
-                "figures": 1,
+                "train_delta_block0": 4,
+                "train_delta_block1": 4,
+                "evaluate_delta_block0": 4,
+                "evaluate_delta_block1": 4,
+                "aggregate_delta": 1,
+                "figures_delta": 1,
             },
         ),
         # a figure setting: only redraw
-        ({"figures": {"dpi": 100}}, {"figures": 1}),
+        ({"experiments": {"delta": {"figures": {"dpi": 100}}}}, {"figures_delta": 1}),
+        # a new experiment: only its own jobs
+        (
+            {"experiments": {"more": TINY_ALIGN | {"activations": ["relu"]}}},
+            {
+                "train_more_block0": 2,
+                "evaluate_more_block0": 2,
+                "aggregate_more": 1,
+                "figures_more": 1,
+            },
+        ),
+        # a value on a packed axis of one experiment: its jobs that gain it, nothing else
+        (
+            {"experiments": {"align": {"axes": {"alignments": 3}}}},
+            {
+                "train_align_block0": 4,
+                "evaluate_align_block0": 4,
+                "aggregate_align": 1,
+                "figures_align": 1,
+            },
+        ),
         # another spelling of the same floats, or execution-only settings: nothing
-        ({"sweep": {"deltas": ["0e0", "5e-1"], "sigmas": ["1e-1"]}}, {}),
+        ({"experiments": {"delta": {"axes": {"delta": ["0e0", "5e-1"], "sigma": ["1e-1"]}}}}, {}),
         ({"training": {"device": "cpu", "progress_every_s": 1, "threads": 2}}, {}),
     ],
 )
 def test_incremental_reruns(done, change, expected):
     base = yaml.safe_load((done / "config.yaml").read_text())
     try:
-        cfg = dict(base)
-        for section, values in change.items():  # nested dicts are replaced, not merged
-            cfg[section] = {**base.get(section, {}), **values}
-        write_config(done, cfg)
+        write_config(done, deep_merge(base, change))
         assert planned(done) == expected
     finally:
         write_config(done, base)
@@ -165,22 +265,26 @@ def test_incremental_reruns(done, change, expected):
 @pytest.mark.parametrize(
     ("change", "needles"),
     [
-        ({"sweep": {"activations": ["softsign"]}}, ["sweep.activations[0]", "'tanh'", "'relu'"]),
+        (
+            {"experiments": {"delta": {"activations": ["softsign"]}}},
+            ["experiments.delta.activations[0]", "softsign", "bounded_relu_ub"],
+        ),
         ({"training": {"epochs": -1}}, ["training.epochs", "minimum of 1"]),
-        ({"sweep": {"deltas": []}}, ["sweep.deltas", "non-empty"]),
+        (
+            {"experiments": {"delta": {"axes": {"delta": []}}}},
+            ["experiments.delta.axes.delta", "non-empty"],
+        ),
         ({"bogus": 1}, ["'bogus' was unexpected", "allowed keys"]),
-        ({"figures": {"training_delta": 0.7}}, ["figures.training_delta", "allowed: 0.0, 0.5"]),
+        (
+            {"figures": {"training_delta": 0.7}},
+            ["experiments.delta.figures.training_delta", "allowed: 0.0, 0.5"],
+        ),
     ],
 )
 def test_bad_config_stops_before_any_job(done, change, needles):
     base = yaml.safe_load((done / "config.yaml").read_text())
     try:
-        cfg = dict(base)
-        for section, values in change.items():
-            cfg[section] = (
-                {**base.get(section, {}), **values} if isinstance(values, dict) else values
-            )
-        write_config(done, cfg)
+        write_config(done, deep_merge(base, change))
         proc = snakemake(done, "-n", check=False)
         assert proc.returncode != 0
         text = proc.stdout + proc.stderr
@@ -205,7 +309,8 @@ def test_headline_command(done):
         text=True,
         check=True,
     )
-    assert "tanh TA" in proc.stdout and "relu IA" in proc.stdout and "12 runs" in proc.stdout
+    out = proc.stdout
+    assert "== delta (delta): 12 runs" in out and "tanh TA" in out and "relu IA" in out
     missing = subprocess.run(
         [sys.executable, "-m", "repgeom", "headline", str(done / "nowhere")],
         capture_output=True,
@@ -224,8 +329,8 @@ def test_headline_command(done):
 )
 def test_training_resources_follow_config(tmp_path, train, present, absent):
     write_config(tmp_path, TINY | {"resources": {"train": train}})
-    out = snakemake(tmp_path, "-n", "--until", "train_block0").stdout
-    jobs = [b for b in out.split("\n\n") if "rule train_block0" in b]
+    out = snakemake(tmp_path, "-n", "--until", "train_delta_block0").stdout
+    jobs = [b for b in out.split("\n\n") if "rule train_delta_block0" in b]
     assert jobs
     res = next(line for line in jobs[0].splitlines() if "resources:" in line)
     for item in present:
@@ -237,11 +342,22 @@ def test_training_resources_follow_config(tmp_path, train, present, absent):
 def test_delta_task_metrics_unchanged_since_recorded(done):
     """The tiny sweep's metrics equal those recorded before the task-family refactor."""
     want = pd.read_csv(ROOT / "tests/data/e2_regression_liblinear.csv")
-    got = pd.read_parquet(done / "results/metrics.parquet")
+    got = pd.read_parquet(done / DELTA / "metrics.parquet")
+    dich = pd.read_parquet(done / DELTA / "dichotomies.parquet")
+    for metric in DICHOTOMY_COLUMNS:  # the recorded tables had one column per dichotomy
+        wide = dich.pivot_table(
+            index=["act", "delta", "seed", "epoch"],
+            columns="dichotomy",
+            values=metric,
+            observed=True,
+        )
+        wide.columns = [f"{metric}_{d}" for d in wide.columns]
+        got = got.merge(wide.reset_index(), on=["act", "delta", "seed", "epoch"])
     keys = ["act", "delta", "seed", "epoch"]
     got = got.sort_values(keys).reset_index(drop=True)
     want = want.sort_values(keys).reset_index(drop=True)
     cols = [c for c in want.columns if c not in ("task", "arch", "readout", "sigma")]
+    assert {"ccgp_proper_b1", "ps_xor", "decoding_noisy_b2", "shattering_dim"} <= set(cols)
     pd.testing.assert_frame_equal(
         got[cols], want[cols], check_dtype=False, check_exact=False, rtol=0, atol=1e-6
     )

@@ -1,8 +1,8 @@
 """Command line: ``python -m repgeom headline [results_dir]``.
 
-Prints, for each δ, the final target and input alignment of tanh and relu networks
-(mean ± s.e.m. over seeds) from ``results/metrics.parquet``, and the run count and training
-wall time recorded in the runs' metadata.
+Prints, for each experiment under ``results_dir``, the final target and input alignment of its
+networks (mean ± s.e.m. over seeds) from ``<results_dir>/<experiment>/metrics.parquet``, with
+the run count and training wall time recorded in the runs' metadata.
 """
 
 from __future__ import annotations
@@ -13,25 +13,58 @@ from pathlib import Path
 
 import pandas as pd
 
+#: at most this many activations are shown side by side; more are listed one per row
+WIDE_ACTIVATIONS = 2
 
-def headline(results: Path) -> str:
+
+def _fmt(values: pd.Series) -> str:
+    return f"{values.mean():.3f} ± {values.std() / len(values) ** 0.5:.3f}"
+
+
+def headline_table(df: pd.DataFrame, key_types: dict[str, str]) -> pd.DataFrame:
+    """Final-epoch target (TA) and input (IA) alignment per cell, mean ± s.e.m. over seeds.
+
+    Keys that take one value are left out; the task's own alignment is shown as ``task c``.
+    """
+    final = df[df["epoch"] == df.groupby("seed")["epoch"].transform("max")]
+    keys = [k for k in key_types if k not in ("seed", "act") and final[k].nunique() > 1]
+    acts = list(dict.fromkeys(final["act"]))
+    wide = len(acts) <= WIDE_ACTIVATIONS
+    rows = []
+    for cell_key, cell in final.groupby(keys or (lambda _: 0), observed=True, sort=True):
+        base = dict(
+            zip(keys, cell_key if isinstance(cell_key, tuple) else (cell_key,), strict=False)
+        )
+        base["task c"] = f"{cell['task_alignment'].iloc[0]:.3f}"
+        groups = [(act, cell[cell["act"] == act]) for act in acts]
+        if wide:
+            row = dict(base)
+            for act, sub in groups:
+                row[f"{act} TA"], row[f"{act} IA"] = (
+                    _fmt(sub["target_alignment"]),
+                    _fmt(sub["input_alignment"]),
+                )
+            row["n"] = min(len(sub) for _, sub in groups)
+            rows.append(row)
+        else:
+            for act, sub in groups:
+                rows.append(
+                    base
+                    | {
+                        "act": act,
+                        "TA": _fmt(sub["target_alignment"]),
+                        "IA": _fmt(sub["input_alignment"]),
+                        "n": len(sub),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def _training_time(experiment_dir: Path) -> tuple[int, int, float]:
+    """(runs, training batches, summed training seconds) from the runs' metadata."""
     from . import storage
 
-    df = pd.read_parquet(results / "metrics.parquet")
-    final = df[df["epoch"] == df["epoch"].max()]
-    rows = []
-    for (sigma, readout, delta), cell in final.groupby(
-        ["sigma", "readout", "delta"], observed=True
-    ):
-        row = {"sigma": sigma, "readout": readout, "delta": delta}
-        for act, sub in cell.groupby("act", observed=True):
-            for col, short in (("target_alignment", "TA"), ("input_alignment", "IA")):
-                m, s = sub[col].mean(), sub[col].std() / len(sub) ** 0.5
-                row[f"{act} {short}"] = f"{m:.3f} ± {s:.3f}"
-            row["n"] = len(sub)
-        rows.append(row)
-    table = pd.DataFrame(rows)
-    weights = storage.run_files(results, "weights.parquet")
+    weights = storage.run_files(experiment_dir, "weights.parquet")
     seen, train_s = set(), 0.0
     for f in weights:  # batches share one wall time: count each batch once
         out = storage.read_metadata(f)["training_outcome"]
@@ -39,24 +72,42 @@ def headline(results: Path) -> str:
         if key not in seen:
             seen.add(key)
             train_s += out["train_wall_s"]
-    lines = [
-        f"{len(weights)} runs in {len(seen)} training batches; "
-        f"summed training time {train_s:.1f} s",
-        "Final-epoch alignment, mean ± s.e.m. over seeds (TA: target, IA: input):",
-        table.to_string(index=False),
-    ]
-    return "\n".join(lines)
+    return len(weights), len(seen), train_s
+
+
+def headline(results: Path) -> str:
+    """The headline of every aggregated experiment under ``results``."""
+    from . import storage
+
+    parts = []
+    for agg in sorted(results.glob("*/metrics.parquet")):
+        meta = storage.read_metadata(agg)
+        family = meta["config"]["family"]
+        n, batches, train_s = _training_time(agg.parent)
+        table = headline_table(pd.read_parquet(agg), meta["key_types"])
+        parts.append(
+            "\n".join(
+                [
+                    f"== {meta['experiment']} ({family}): {n} runs in {batches} training batches; "
+                    f"summed training time {train_s:.1f} s",
+                    "Final-epoch alignment, mean ± s.e.m. over seeds "
+                    "(TA: target, IA: input; task c: the task's own input–target alignment):",
+                    table.to_string(index=False),
+                ]
+            )
+        )
+    return "\n\n".join(parts)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m repgeom", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    h = sub.add_parser("headline", help="tanh vs relu target and input alignment at each δ")
+    h = sub.add_parser("headline", help="tanh vs relu target and input alignment per experiment")
     h.add_argument("results", nargs="?", default="results", type=Path)
     args = parser.parse_args(argv)
-    if not (args.results / "metrics.parquet").exists():
+    if not list(args.results.glob("*/metrics.parquet")):
         print(
-            f"error: {args.results / 'metrics.parquet'} not found; run the workflow first",
+            f"error: no <experiment>/metrics.parquet under {args.results}; run the workflow first",
             file=sys.stderr,
         )
         return 2

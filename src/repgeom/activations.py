@@ -1,22 +1,53 @@
-"""Registry of hidden-layer nonlinearities.
+"""Registry of hidden-layer nonlinearities (the activation ablation, paper Fig. 5).
 
-Each entry gives f and its derivative f′ as functions of the preactivation, both elementwise on
-tensors. The trainer uses f′ explicitly (hand-written backward pass, as in the original code),
-so a new nonlinearity is one registry entry and never touches the training code.
+Each activation gives f and its derivative f′ as functions of the preactivation, both
+elementwise on tensors. The trainer uses f′ explicitly (hand-written backward pass, as in the
+original code), so a new nonlinearity is one registry entry (:data:`FAMILIES`) and never touches
+the training code.
 
 For speed the trainer uses the in-place forms: ``f_`` overwrites the preactivation with f(u)
-(equal to ``f`` up to float rounding),
-and ``backprop_`` multiplies a gradient by f′(u) written through the output h = f(u) (for tanh
-1 − h², for relu [h > 0]), so the step never evaluates the nonlinearity twice and allocates
-nothing. Tests pin both against ``f`` and ``df``.
+(equal to ``f`` up to float rounding), and ``backprop_(g, h, tmp)`` multiplies a gradient by
+f′(u) written through the output h = f(u) (for tanh 1 − h², for relu [h > 0]), so the step never
+evaluates the nonlinearity twice and allocates nothing. Tests pin both against ``f`` and ``df``.
+The one exception is a leaky ReLU with a negative slope: f is not injective there (h > 0 for
+u > 0 and for u < 0), so its ``f_`` also records the mask [u > 0] (in a buffer reused per shape,
+per thread) and its ``backprop_`` accepts only the tensor that the latest ``f_`` call of the
+same thread returned, unchanged since (it raises otherwise), as in the trainer's step.
+
+Names (``bounded_relu_ub1.5``, ``relu_bias+0.5``, …) and their canonical spellings are defined
+in :mod:`repgeom.activation_names`; :data:`BUILDERS` gives each of its families f, f′ and the
+in-place forms.
 """
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
+
+from .activation_names import (
+    ACTIVATION_FAMILIES,
+    ACTIVATION_PATTERN,
+    FAMILIES,
+    canonical_activation,
+    fmt_number,
+    parse_activation,
+)
+
+__all__ = [
+    "ACTIVATION_FAMILIES",
+    "ACTIVATION_PATTERN",
+    "BUILDERS",
+    "FAMILIES",
+    "Activation",
+    "canonical_activation",
+    "get_activation",
+]
 
 Fn = Callable[[torch.Tensor], torch.Tensor]
 #: backprop_(g, h, tmp): g ← g · f′(u) in place, given h = f(u); tmp is scratch shaped like g
@@ -25,12 +56,30 @@ Backprop = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None]
 
 @dataclass(frozen=True)
 class Activation:
+    """One nonlinearity: ``name`` is canonical; ``bias_shift`` is added to the initial hidden
+    bias by the model initialiser (0 except for the ``*_bias<±s>`` variants); ``family`` is the
+    registry key it was built from."""
+
     name: str
     f: Fn
     df: Fn
     formula: str
     f_: Fn
     backprop_: Backprop
+    bias_shift: float = 0.0
+    family: str = ""
+
+
+# --- the elementwise pieces -------------------------------------------------------------------
+
+
+class _Impl(NamedTuple):
+    formula: str
+    f: Fn
+    df: Fn
+    f_: Fn
+    backprop_: Backprop
+    bias_shift: float = 0.0
 
 
 def _tanh_df(u: torch.Tensor) -> torch.Tensor:
@@ -60,22 +109,167 @@ def _relu_backprop_(g: torch.Tensor, h: torch.Tensor, tmp: torch.Tensor) -> None
     g.mul_(tmp)
 
 
-ACTIVATIONS: dict[str, Activation] = {
-    a.name: a
-    for a in (
-        Activation("tanh", torch.tanh, _tanh_df, "tanh(u)", _tanh_, _tanh_backprop_),
-        Activation(
-            "relu", torch.relu, _relu_df, "max(0, u), f'(0) = 0", torch.relu_, _relu_backprop_
-        ),
-    )
+def _bias_text(s: float) -> str:
+    return f"; initial hidden bias b {'+' if s > 0 else '-'} {fmt_number(abs(s))}" if s else ""
+
+
+def _tanh(s: float) -> _Impl:
+    return _Impl("tanh(u)" + _bias_text(s), torch.tanh, _tanh_df, _tanh_, _tanh_backprop_, s)
+
+
+def _relu(s: float) -> _Impl:
+    formula = "max(0, u), f'(0) = 0" + _bias_text(s)
+    return _Impl(formula, torch.relu, _relu_df, torch.relu_, _relu_backprop_, s)
+
+
+def _bounded(ub: float) -> _Impl:
+    def f(u):
+        return torch.clamp(u, 0, ub)
+
+    def df(u):
+        return ((u > 0) & (u < ub)).to(u.dtype)
+
+    def f_(u):
+        return u.clamp_(0, ub)
+
+    def backprop_(g, h, tmp):
+        # 0 ≤ h ≤ ub, so sign(h · [h < ub]) is [0 < u < ub]
+        torch.lt(h, ub, out=tmp)
+        tmp.mul_(h).sign_()
+        g.mul_(tmp)
+
+    return _Impl(f"min(max(u, 0), {fmt_number(ub)})", f, df, f_, backprop_)
+
+
+def _shifted(s: float) -> _Impl:
+    def f(u):
+        return torch.relu(u + s)
+
+    def df(u):
+        return ((u + s) > 0).to(u.dtype)  # 1[u > −s], written as f's own test
+
+    def f_(u):
+        return u.add_(s).relu_()
+
+    sign = "+" if s > 0 else "-"
+    return _Impl(f"max(0, u {sign} {fmt_number(abs(s))})", f, df, f_, _relu_backprop_)
+
+
+def _hardtanh(_: None) -> _Impl:
+    def f(u):
+        return torch.clamp(u, -1, 1)
+
+    def df(u):
+        return ((u > -1) & (u < 1)).to(u.dtype)
+
+    def f_(u):
+        return u.clamp_(-1, 1)
+
+    def backprop_(g, h, tmp):
+        torch.abs(h, out=tmp)
+        tmp.lt_(1)
+        g.mul_(tmp)
+
+    return _Impl("min(max(u, -1), 1)", f, df, f_, backprop_)
+
+
+def _softplus_(u: torch.Tensor) -> torch.Tensor:
+    # F.softplus (β = 1, linear above 20) written into u; there is no public in-place form
+    return torch.ops.aten.softplus.out(u, 1, 20, out=u)
+
+
+def _softplus_backprop_(g: torch.Tensor, h: torch.Tensor, tmp: torch.Tensor) -> None:
+    # sigmoid(u) = 1 − e^(−h) = −expm1(−h), accurate also where h is tiny
+    torch.neg(h, out=tmp)
+    tmp.expm1_().neg_()
+    g.mul_(tmp)
+
+
+def _softplus(_: None) -> _Impl:
+    return _Impl("log(1 + exp(u))", F.softplus, torch.sigmoid, _softplus_, _softplus_backprop_)
+
+
+def _identity(_: None) -> _Impl:
+    def backprop_(g, h, tmp):
+        pass
+
+    return _Impl("u", torch.clone, torch.ones_like, lambda u: u, backprop_)
+
+
+def _leaky(eps: float) -> _Impl:
+    def f(u):
+        return F.leaky_relu(u, eps)
+
+    def df(u):
+        return torch.full_like(u, eps).masked_fill_(u > 0, 1.0)
+
+    formula = f"u if u > 0 else {fmt_number(eps)} u"
+    if eps > 0:  # h > 0 ⇔ u > 0
+
+        def backprop_(g, h, tmp):
+            torch.gt(h, 0, out=tmp)
+            tmp.mul_(1 - eps).add_(eps)
+            g.mul_(tmp)
+
+        return _Impl(formula, f, df, lambda u: F.leaky_relu_(u, eps), backprop_)
+
+    # ε < 0: h = f(u) > 0 on both sides of 0, so the mask [u > 0] is kept from the forward pass
+    state = threading.local()
+
+    def f_(u):
+        masks = state.__dict__.setdefault("masks", {})
+        key = (u.shape, u.dtype, u.device)
+        if key not in masks:
+            if len(masks) >= 8:
+                masks.clear()
+            masks[key] = torch.empty_like(u)
+        mask = masks[key]
+        torch.gt(u, 0, out=mask)
+        F.leaky_relu_(u, eps)
+        state.last = (u, u._version, mask)
+        return u
+
+    def backprop_(g, h, tmp):
+        u, version, mask = getattr(state, "last", (None, None, None))
+        if u is not h or h._version != version:
+            raise RuntimeError(
+                f"leaky_relu with slope {fmt_number(eps)} < 0: backprop_ needs the h returned by "
+                "this thread's latest f_, unchanged (f is not invertible from h)"
+            )
+        torch.mul(mask, 1 - eps, out=tmp)
+        tmp.add_(eps)
+        g.mul_(tmp)
+
+    return _Impl(formula, f, df, f_, backprop_)
+
+
+# --- the implementations of every named family ----------------------------------------------
+
+#: family name (repgeom.activation_names.FAMILIES) → builder of its implementation
+BUILDERS: dict[str, Callable[[float | None], _Impl]] = {
+    "tanh": _tanh,
+    "relu": _relu,
+    "relu6": lambda _: _bounded(6.0),
+    "hardtanh": _hardtanh,
+    "softplus": _softplus,
+    "identity": _identity,
+    "leaky_relu": _leaky,
+    "bounded_relu": _bounded,
+    "shifted_relu": _shifted,
 }
+if set(BUILDERS) != set(FAMILIES):
+    raise ImportError(
+        f"activation families without an implementation or a name: {set(BUILDERS) ^ set(FAMILIES)}"
+    )
+
+
+@functools.cache
+def _build(canonical: str) -> Activation:
+    fam, x = parse_activation(canonical)
+    return Activation(canonical, **BUILDERS[fam.name](x)._asdict(), family=fam.name)
 
 
 def get_activation(name: str) -> Activation:
-    """Look an activation up by name; the error lists the names that exist."""
-    try:
-        return ACTIVATIONS[name]
-    except KeyError:
-        raise KeyError(
-            f"unknown activation {name!r}; allowed: {', '.join(sorted(ACTIVATIONS))}"
-        ) from None
+    """The activation of any valid spelling; ``.name`` is canonical and one instance is kept
+    per canonical name. Raises ValueError, listing the families, for a bad name."""
+    return _build(canonical_activation(name))

@@ -1,6 +1,14 @@
-"""Configuration: JSON-schema validation with readable errors, defaults, numeric coercion.
+"""Configuration: JSON-schema validation with readable errors, defaults, numeric coercion, and
+the resolution of each experiment's settings.
 
-Pure Python (jsonschema + PyYAML): imported by the Snakefile on every parse.
+An experiment's effective settings are, from weakest to strongest: the schema's defaults, its
+task family's defaults (the paper's settings for that family), the top-level shared sections,
+and the experiment's own sections. Validation runs in two stages: the file's structure, then
+each experiment against the schema completed with its family's axes and task keys, so every
+error names its full key (``experiments.align.axes.d[0]``).
+
+Light imports only (jsonschema, PyYAML, the NumPy task registry): the Snakefile imports this
+on every parse.
 """
 
 from __future__ import annotations
@@ -19,9 +27,57 @@ class ConfigError(ValueError):
     """A configuration value is invalid; the message names the key and what is allowed."""
 
 
+#: sections shared between the top level and each experiment
+SHARED_SECTIONS = ("training", "model", "evaluation", "figures")
+
+
+def _inline_refs(node, defs: dict):
+    """The schema with every local ``{"$ref": "#/$defs/x"}`` replaced by a copy of ``x``."""
+    if isinstance(node, dict):
+        ref = node.get("$ref", "")
+        if ref.startswith("#/$defs/"):
+            return _inline_refs(copy.deepcopy(defs[ref.split("/")[-1]]), defs)
+        return {k: _inline_refs(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline_refs(v, defs) for v in node]
+    return node
+
+
 def load_schema(path: str | Path) -> dict:
+    """The configuration schema with its local references inlined (``$defs`` kept)."""
     with open(path) as fh:
-        return yaml.safe_load(fh)
+        schema = yaml.safe_load(fh)
+    defs = schema.get("$defs", {})
+    out = _inline_refs({k: v for k, v in schema.items() if k != "$defs"}, defs)
+    out["$defs"] = _inline_refs(defs, defs)
+    return out
+
+
+def deep_merge(*layers: dict) -> dict:
+    """Merge dicts left to right; nested dicts merge key by key, anything else is replaced."""
+    out: dict = {}
+    for layer in layers:
+        for k, v in layer.items():
+            if isinstance(v, dict) and isinstance(out.get(k), dict):
+                out[k] = deep_merge(out[k], v)
+            else:
+                out[k] = copy.deepcopy(v)
+    return out
+
+
+def experiment_schema(schema: dict, family) -> dict:
+    """The schema of one experiment of ``family``: its axes and task keys filled in."""
+    exp = copy.deepcopy(schema["$defs"]["experiment"])
+    exp["properties"]["family"] = {"const": family.name, "description": family.description}
+    exp["properties"]["axes"] = copy.deepcopy(family.axes_schema)
+    exp["properties"]["task"] = {
+        "type": "object",
+        "default": {},
+        "additionalProperties": False,
+        "description": "Fixed task parameters.",
+        "properties": copy.deepcopy(schema["$defs"]["task_common"]) | family.task_schema,
+    }
+    return exp
 
 
 def _types(schema: dict) -> set:
@@ -68,14 +124,14 @@ def fill_defaults(instance: dict, schema: dict) -> dict:
     return instance
 
 
-def _key(error: jsonschema.ValidationError) -> str:
+def _key(error: jsonschema.ValidationError, prefix: tuple = ()) -> str:
     parts = []
-    for p in error.absolute_path:
+    for p in (*prefix, *error.absolute_path):
         parts.append(f"[{p}]" if isinstance(p, int) else ("." if parts else "") + str(p))
     return "".join(parts) or "(top level)"
 
 
-def _describe(error: jsonschema.ValidationError) -> str:
+def _describe(error: jsonschema.ValidationError, prefix: tuple = ()) -> str:
     msg = error.message
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
@@ -84,20 +140,80 @@ def _describe(error: jsonschema.ValidationError) -> str:
         msg = f"{error.instance!r} is not valid: " + "; or ".join(
             s.get("description", str(s)) for s in error.validator_value
         )
-    return f"config key '{_key(error)}': {msg}"
+    elif error.validator == "const" and error.absolute_path and error.absolute_path[-1] == "family":
+        msg = f"{error.instance!r} is not a task family"
+    return f"config key '{_key(error, prefix)}': {msg}"
+
+
+def _errors(instance, schema: dict, prefix: tuple = ()) -> list[str]:
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.path])
+    return [_describe(e, prefix) for e in errors]
+
+
+_MOVED = {
+    "sweep": "sweeps are now named experiments: experiments.<name>.{family, seeds, "
+    "activations, architectures, readouts, axes}",
+    "task": "task parameters now belong to an experiment: experiments.<name>.task",
+}
+
+
+def resolve_experiment(name: str, raw: dict, shared: dict, schema: dict) -> tuple[dict, list]:
+    """One experiment's effective settings and the problems found in them.
+
+    ``raw``: the experiment as written; ``shared``: the top-level shared sections as written
+    (before defaults). Returns (resolved experiment, error messages).
+    """
+    from .tasks import FAMILIES
+
+    prefix = ("experiments", name)
+    family = FAMILIES.get(raw.get("family")) if isinstance(raw.get("family"), str) else None
+    if family is None:
+        allowed = ", ".join(sorted(FAMILIES))
+        return raw, [
+            f"config key '{_key_of(prefix + ('family',))}': {raw.get('family')!r} is not a "
+            f"task family; allowed: {allowed}"
+        ]
+    exp_schema = experiment_schema(schema, family)
+    merged = deep_merge(
+        family.defaults, {k: shared[k] for k in SHARED_SECTIONS if k in shared}, raw
+    )
+    merged = coerce_numbers(merged, exp_schema)
+    errors = _errors(merged, exp_schema, prefix)
+    if errors:
+        return merged, errors
+    fill_defaults(merged, exp_schema)
+    return merged, _errors(merged, exp_schema, prefix)
+
+
+def _key_of(path: tuple) -> str:
+    return ".".join(str(p) for p in path)
 
 
 def validate(config: dict, schema: dict) -> dict:
-    """Return a validated copy of ``config`` with defaults filled and numbers coerced.
+    """Return a validated copy of ``config`` with defaults filled, numbers coerced and each
+    experiment resolved (``config["experiments"][name]`` holds its effective settings).
 
     Raises ConfigError listing every problem, each naming its key and the allowed values.
     """
-    cfg = coerce_numbers(copy.deepcopy(dict(config)), schema)
+    raw = dict(config)
+    moved = [
+        f"config key '{k}': the configuration format changed; {v} (README.md, 'Configuration')"
+        for k, v in _MOVED.items()
+        if k in raw
+    ]
+    if moved:
+        raise ConfigError("invalid configuration:\n" + "\n".join("  - " + m for m in moved))
+    cfg = coerce_numbers(copy.deepcopy(raw), schema)
+    errors = _errors(cfg, schema)
+    shared = copy.deepcopy(cfg)
     fill_defaults(cfg, schema)
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.absolute_path))
+    errors = errors or _errors(cfg, schema)
+    if not errors:
+        for name, exp in cfg["experiments"].items():
+            resolved, problems = resolve_experiment(name, exp, shared, schema)
+            cfg["experiments"][name] = resolved
+            errors += problems
     if errors:
-        raise ConfigError(
-            "invalid configuration:\n" + "\n".join("  - " + _describe(e) for e in errors)
-        )
+        raise ConfigError("invalid configuration:\n" + "\n".join("  - " + e for e in errors))
     return cfg

@@ -1,8 +1,14 @@
-"""Metrics over training, computed from weight snapshots (paper_spec §6).
+"""Metrics over training, computed from weight snapshots, for any task family (spec §6).
 
-Evaluation regenerates a run's data from its seeds, so it never needs the trainer, and a
-change of evaluation setting never retrains. Snapshots repeated after early stopping are
-evaluated once.
+Evaluation regenerates a run's data from its seeds, so it never needs the trainer, and a change
+of evaluation setting never retrains. Snapshots repeated after early stopping are evaluated
+once. Two kinds of result per snapshot:
+
+* run-level metrics (:data:`RUN_COLUMNS`): losses, accuracy, kernel alignment, shattering
+  dimension, participation ratio, sparsity, ‖W‖;
+* per-dichotomy metrics (:data:`DICHOTOMY_COLUMNS`) for each dichotomy the task names (its
+  targets and latent variables): parallelism score, CCGP over all splits and over the proper
+  splits, and decoding accuracy at the training noise and at ``test_sigma``.
 """
 
 from __future__ import annotations
@@ -16,52 +22,61 @@ from . import metrics as M
 from .activations import get_activation
 from .decoders import DecoderSpec, Problem, accuracies
 from .tasks import (
-    LATENTS,
     STREAM_NOISY_TEST,
     STREAM_NOISY_TRAIN,
     STREAM_TEST,
     STREAM_TRAIN,
-    DeltaTask,
+    Task,
+    build_task,
     data_rng,
 )
 
-#: metric columns of metrics.parquet, in order (documented in docs/data_dictionary.md)
-DICHOTOMIES = ("xor", "b1", "b2")
-METRIC_COLUMNS = (
-    ["train_loss", "test_loss", "test_accuracy", "input_alignment", "target_alignment"]
-    + [f"ps_{d}" for d in DICHOTOMIES]
-    + [f"ccgp_{d}" for d in DICHOTOMIES]
-    + [f"ccgp_proper_{d}" for d in LATENTS]
-    + [f"decoding_{d}" for d in DICHOTOMIES]
-    + ["shattering_dim"]
-    + [f"decoding_noisy_{d}" for d in DICHOTOMIES]
-    + ["shattering_dim_noisy", "participation_ratio", "sparsity", "weight_norm"]
+#: run-level metric columns of metrics.parquet, in order (docs/data_dictionary.md)
+RUN_COLUMNS = (
+    "train_loss",
+    "test_loss",
+    "test_accuracy",
+    "input_alignment",
+    "target_alignment",
+    "task_alignment",
+    "shattering_dim",
+    "shattering_dim_noisy",
+    "participation_ratio",
+    "sparsity",
+    "weight_norm",
 )
+#: per-dichotomy metric columns of dichotomies.parquet, in order
+DICHOTOMY_COLUMNS = ("ps", "ccgp", "ccgp_proper", "decoding", "decoding_noisy")
 
-
-#: snapshots whose decoders are solved in one batch (bounds memory: ~10 MB per snapshot)
+#: snapshots whose decoders are solved in one batch (bounds memory: ~10 MB per snapshot at C=4)
 SNAPSHOT_CHUNK = 16
 
 
 @dataclass(frozen=True)
 class EvalSettings:
+    """``ccgp_noise``: ``training`` fits and scores CCGP on the run's own train/test samples,
+    ``test`` on fresh samples at ``test_sigma``; ``ccgp_max_splits`` bounds CCGP's splits."""
+
     decoder: DecoderSpec = DecoderSpec()
     test_sigma: float = 1.0
+    ccgp_noise: str = "training"
+    ccgp_max_splits: int = 36
 
 
-def make_task(task_cfg: dict) -> DeltaTask:
-    if task_cfg["family"] != "delta":
-        raise ValueError(f"unknown task family {task_cfg['family']!r}; allowed: delta")
-    return DeltaTask(task_cfg["delta"], task_cfg["sigma"], task_cfg["dim"], task_cfg["task_seed"])
+def eval_settings(ecfg: dict) -> EvalSettings:
+    """Settings from a resolved ``evaluation`` config section."""
+    d = ecfg["decoder"]
+    spec = DecoderSpec(d["kind"], d["C"], d["max_iter"], d["solver"], d["tol"])
+    return EvalSettings(spec, ecfg["test_sigma"], ecfg["ccgp_noise"], ecfg["ccgp_max_splits"])
 
 
-def make_datasets(task_cfg: dict, test_sigma: float | None = None) -> dict:
+def make_datasets(task_cfg: dict, test_sigma: float | None = None, task: Task | None = None):
     """The run's samples as name → (conditions (n,), inputs (n, D) float32).
 
     ``train``/``test`` at the task's noise (the trainer uses ``train``); with ``test_sigma``
     also ``noisy_train``/``noisy_test`` drawn at that noise from their own streams.
     """
-    task = make_task(task_cfg)
+    task = task or build_task(task_cfg)
     ds, n_tr, n_te = task_cfg["data_seed"], task_cfg["n_train"], task_cfg["n_test"]
     out = {
         "train": task.sample(n_tr, data_rng(ds, STREAM_TRAIN)),
@@ -73,37 +88,46 @@ def make_datasets(task_cfg: dict, test_sigma: float | None = None) -> dict:
     return out
 
 
-def decoding_problems(dich: dict[str, np.ndarray]) -> dict[str, list[Problem]]:
-    """The decoders behind each decoding-based metric column, over the δ-task's conditions.
+def _labels(labels: np.ndarray, conds=None) -> tuple[int, ...]:
+    """±1 per condition, 0 where a condition is not in ``conds``."""
+    v = 2 * np.asarray(labels).astype(int) - 1
+    if conds is not None:
+        v = np.where(np.isin(np.arange(len(v)), conds), v, 0)
+    return tuple(int(a) for a in v)
 
-    ``decoding_*``: train on the training samples, test on the test samples (and the same at the
-    extra test noise for ``decoding_noisy_*``). ``ccgp_*``: for every other dichotomy (the
-    context) and each of its halves, train on the training samples of that half's conditions
-    and test on the test samples of the other half's (paper_spec §6.4). The metric is the mean
-    accuracy of its problems; ``ccgp_proper_*`` uses only the latent-bit contexts.
+
+def decoding_problems(task: Task, settings: EvalSettings) -> dict[tuple[str, str], list[Problem]]:
+    """The decoders behind each decoding-based metric, keyed (dichotomy, metric); the
+    shattering dimension's under ("*shatter*", "decoding") and ("*shatter*", "decoding_noisy").
+
+    ``decoding``: train on the training samples, test on the test samples (``decoding_noisy``
+    the same at ``test_sigma``). ``ccgp``: every split that trains on half of each class's
+    conditions and tests on the others (a fixed sample when there are more than
+    ``ccgp_max_splits``); ``ccgp_proper``: the splits across the halves of each latent
+    variable that splits the dichotomy evenly (spec §6.4). A metric is the mean accuracy of
+    its problems.
     """
-
-    def lab(d, conds=None):
-        v = 2 * dich[d].astype(int) - 1
-        if conds is not None:
-            v = np.where(np.isin(np.arange(len(v)), conds), v, 0)
-        return tuple(int(a) for a in v)
-
-    out: dict[str, list[Problem]] = {}
-    for d in DICHOTOMIES:
-        out[f"decoding_{d}"] = [Problem("train", "test", lab(d), lab(d))]
-        out[f"decoding_noisy_{d}"] = [Problem("noisy_train", "noisy_test", lab(d), lab(d))]
-        by_context = {
-            o: [
-                Problem("train", "test", lab(d, tr), lab(d, te))
-                for tr, te in M.ccgp_splits(dich[d], dich[o])
-            ]
-            for o in DICHOTOMIES
-            if o != d
-        }
-        out[f"ccgp_{d}"] = [p for ps in by_context.values() for p in ps]
-        if d in LATENTS:
-            out[f"ccgp_proper_{d}"] = [p for o in LATENTS if o != d for p in by_context[o]]
+    tr, te = (
+        ("train", "test") if settings.ccgp_noise == "training" else ("noisy_train", "noisy_test")
+    )
+    out: dict[tuple[str, str], list[Problem]] = {}
+    for name, lab in task.dichotomies.items():
+        full = _labels(lab)
+        out[name, "decoding"] = [Problem("train", "test", full, full)]
+        out[name, "decoding_noisy"] = [Problem("noisy_train", "noisy_test", full, full)]
+        out[name, "ccgp"] = [
+            Problem(tr, te, _labels(lab, a), _labels(lab, b))
+            for a, b in M.ccgp_all_splits(lab, settings.ccgp_max_splits)
+        ]
+        out[name, "ccgp_proper"] = [
+            Problem(tr, te, _labels(lab, a), _labels(lab, b))
+            for a, b in M.ccgp_proper_splits(lab, task.proper_contexts(name))
+        ]
+    shatter = [_labels(lab) for lab in task.shattering_dichotomies]
+    out["*shatter*", "decoding"] = [Problem("train", "test", s, s) for s in shatter]
+    out["*shatter*", "decoding_noisy"] = [
+        Problem("noisy_train", "noisy_test", s, s) for s in shatter
+    ]
     return out
 
 
@@ -127,8 +151,9 @@ def _hidden(W, b, act, x: np.ndarray) -> np.ndarray:
 
 
 def _bce(logit: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Mean BCE with logits over samples: logit (S,n), y (n,) → (S,)."""
-    return np.mean(np.maximum(logit, 0) - logit * y + np.log1p(np.exp(-np.abs(logit))), axis=-1)
+    """Mean BCE with logits over samples and outputs: logit (S,n,K), y (n,K) → (S,)."""
+    per = np.maximum(logit, 0) - logit * y + np.log1p(np.exp(-np.abs(logit)))
+    return per.mean(axis=(-2, -1))
 
 
 def evaluate_run(
@@ -136,43 +161,45 @@ def evaluate_run(
     params: dict[str, np.ndarray],
     settings: EvalSettings,
     device: str | torch.device = "cpu",
-) -> dict[str, np.ndarray]:
+) -> tuple[dict[str, np.ndarray], dict[tuple[str, str], np.ndarray]]:
     """All metrics of one run at each snapshot.
 
     params: name → (S, ...) snapshot arrays of one run; ``device`` runs the batched decoders.
-    Returns column name → (S,) array.
+    Returns (run-level column → (S,), (dichotomy, metric) → (S,)).
     """
     task_cfg = run_cfg["task"]
-    task = make_task(task_cfg)
+    task = build_task(task_cfg)
     act = get_activation(run_cfg["model"]["activation"])
-    data = make_datasets(task_cfg, settings.test_sigma)
-    dich = task.dichotomies
+    data = make_datasets(task_cfg, settings.test_sigma, task)
     uniq, inverse = _unique_snapshots(params)
     W, b, J, bo = (params[k][uniq] for k in ("W", "b", "J", "bo"))
     S = len(uniq)
 
     means = task.means.astype(np.float32)
-    Zbar = _hidden(W, b, act, means).astype(np.float64)  # (S, 4, N)
+    Zbar = _hidden(W, b, act, means).astype(np.float64)  # (S, C, N)
     H = {k: _hidden(W, b, act, x) for k, (_, x) in data.items()}
     cond = {k: c for k, (c, _) in data.items()}
-    ytrue = {k: dich["xor"][c] for k, c in cond.items()}
+    target = task.target  # (C, K)
 
-    out: dict[str, np.ndarray] = {}
+    run: dict[str, np.ndarray] = {}
     for split in ("train", "test"):
-        logit = np.einsum("snh,sh->sn", H[split], J[:, 0, :]) + bo[:, :1]
-        out[f"{split}_loss"] = _bce(logit, ytrue[split])
+        logit = np.einsum("snh,skh->snk", H[split], J) + bo[:, None, :]
+        y = target[cond[split]]
+        run[f"{split}_loss"] = _bce(logit, y)
         if split == "test":
-            out["test_accuracy"] = np.mean((logit > 0) == ytrue[split], axis=-1)
-    out["input_alignment"] = M.linear_cka(
+            run["test_accuracy"] = np.mean((logit > 0) == y, axis=(-2, -1))
+    run["input_alignment"] = M.linear_cka(
         Zbar, np.broadcast_to(task.means, (S,) + task.means.shape)
     )
-    Y = np.broadcast_to(task.target.astype(float), (S,) + task.target.shape)
-    out["target_alignment"] = M.linear_cka(Zbar, Y)
-    for d in DICHOTOMIES:
-        out[f"ps_{d}"] = M.parallelism_score(Zbar, dich[d])
+    Y = np.broadcast_to(target.astype(float), (S,) + target.shape)
+    run["target_alignment"] = M.linear_cka(Zbar, Y)
+    run["task_alignment"] = np.full(S, task.alignment)
+    dich: dict[tuple[str, str], np.ndarray] = {}
+    for name, lab in task.dichotomies.items():
+        dich[name, "ps"] = M.parallelism_score(Zbar, lab)
 
     # every decoder of every snapshot in one batched call; identical problems are fitted once
-    columns = decoding_problems(dich)
+    columns = decoding_problems(task, settings)
     problems = sorted({p for ps in columns.values() for p in ps}, key=repr)
     acc = np.concatenate(
         [
@@ -187,11 +214,14 @@ def evaluate_run(
         ]
     )
     where = {p: i for i, p in enumerate(problems)}
-    for col, ps in columns.items():
-        out[col] = acc[:, [where[p] for p in ps]].mean(axis=1)
-    out["shattering_dim"] = np.mean([out[f"decoding_{d}"] for d in DICHOTOMIES], axis=0)
-    out["shattering_dim_noisy"] = np.mean([out[f"decoding_noisy_{d}"] for d in DICHOTOMIES], axis=0)
-    out["participation_ratio"] = M.participation_ratio(H["test"].astype(np.float64))
-    out["sparsity"] = np.mean(H["test"] > 0, axis=(1, 2))
-    out["weight_norm"] = np.linalg.norm(W.reshape(S, -1), axis=-1)
-    return {k: np.asarray(out[k], dtype=np.float64)[inverse] for k in METRIC_COLUMNS}
+    for key, ps in columns.items():
+        dich[key] = acc[:, [where[p] for p in ps]].mean(axis=1) if ps else np.full(S, np.nan)
+    run["shattering_dim"] = dich.pop(("*shatter*", "decoding"))
+    run["shattering_dim_noisy"] = dich.pop(("*shatter*", "decoding_noisy"))
+    run["participation_ratio"] = M.participation_ratio(H["test"].astype(np.float64))
+    run["sparsity"] = np.mean(H["test"] > 0, axis=(1, 2))
+    run["weight_norm"] = np.linalg.norm(W.reshape(S, -1), axis=-1)
+    return (
+        {k: np.asarray(run[k], dtype=np.float64)[inverse] for k in RUN_COLUMNS},
+        {k: np.asarray(v, dtype=np.float64)[inverse] for k, v in dich.items()},
+    )

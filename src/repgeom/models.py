@@ -1,9 +1,10 @@
 """Networks vectorised over runs.
 
 A batch of R independent one-hidden-layer networks h = f(W x + b), ŷ = J h + b_o is held as
-stacked tensors: W (R, N, D), b (R, N), J (R, K, N), b_o (R, K). Only W, b and b_o are trained;
-the readout J is frozen (paper_spec §4.1, E2 column). Each run is initialised from its own
-``torch.Generator`` so a run's initial weights never depend on the other runs in its batch.
+stacked tensors: W (R, N, D), b (R, N), J (R, K, N), b_o (R, K). W and b are trained, the
+readout J is frozen, and b_o is trained or frozen by the experiment (trained in the δ-task,
+frozen in the alignment tasks). Each run is initialised from its own ``torch.Generator`` so a
+run's initial weights never depend on the other runs in its batch.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import torch
 
 from .activations import Activation
 
-READOUTS = ("uniform", "sphere", "balanced")
+READOUTS = ("uniform", "sphere", "balanced", "gauss")
+INITS = ("uniform", "normal")
 
 
 @dataclass
@@ -43,9 +45,11 @@ def readout_weights(kind: str, n_out: int, width: int, gen: torch.Generator) -> 
     """Frozen readout J of one network, shape (n_out, width).
 
     uniform: U(−1,1)/√N; sphere: independent random signs ±1/√N; balanced: exactly N/2 units
-    +1/√N and N/2 units −1/√N in random order.
+    +1/√N and N/2 units −1/√N in random order (per output); gauss: N(0,1)/√N.
     """
     scale = 1 / math.sqrt(width)
+    if kind == "gauss":
+        return torch.randn(n_out, width, generator=gen) * scale
     if kind == "uniform":
         return (2 * torch.rand(n_out, width, generator=gen) - 1) * scale
     if kind == "sphere":
@@ -59,17 +63,31 @@ def readout_weights(kind: str, n_out: int, width: int, gen: torch.Generator) -> 
 
 
 def init_shallow(
-    seeds: list[int], dim: int, width: int, readouts: list[str], n_out: int = 1
+    seeds: list[int],
+    dim: int,
+    width: int,
+    readouts: list[str],
+    n_out: int = 1,
+    init: str = "uniform",
+    bias_shift: float = 0.0,
 ) -> ShallowBatch:
-    """Initialise R = len(seeds) networks on the CPU, one generator per run (E2 scheme).
+    """Initialise R = len(seeds) networks on the CPU, one generator per run.
 
-    W ~ U(−1,1)/√D, b ~ N(0,1)/√D, J by ``readouts[r]``, b_o ~ N(0,1)/√N. All float32.
+    W ~ U(−1,1)/√D (``init="uniform"``, the δ-task) or N(0,1)/√D (``"normal"``, the alignment
+    tasks); b ~ N(0,1)/√D + ``bias_shift``; J by ``readouts[r]`` with ``n_out`` rows;
+    b_o ~ N(0,1)/√N. All float32. The draws come in this order from the run's generator.
     """
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}; allowed: {', '.join(INITS)}")
     Ws, bs, Js, bos = [], [], [], []
     for seed, readout in zip(seeds, readouts, strict=True):
         gen = torch.Generator().manual_seed(int(seed))
-        Ws.append((2 * torch.rand(width, dim, generator=gen) - 1) / math.sqrt(dim))
-        bs.append(torch.randn(width, generator=gen) / math.sqrt(dim))
+        if init == "uniform":
+            Ws.append((2 * torch.rand(width, dim, generator=gen) - 1) / math.sqrt(dim))
+        else:
+            Ws.append(torch.randn(width, dim, generator=gen) / math.sqrt(dim))
+        b = torch.randn(width, generator=gen) / math.sqrt(dim)
+        bs.append(b + bias_shift if bias_shift else b)
         Js.append(readout_weights(readout, n_out, width, gen))
         bos.append(torch.randn(n_out, generator=gen) / math.sqrt(width))
     return ShallowBatch(torch.stack(Ws), torch.stack(bs), torch.stack(Js), torch.stack(bos))

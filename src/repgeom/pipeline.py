@@ -19,11 +19,15 @@ import torch
 
 from . import storage
 from .activations import get_activation
-from .decoders import DecoderSpec
-from .evaluation import METRIC_COLUMNS, EvalSettings, evaluate_run, make_datasets
+from .evaluation import (
+    DICHOTOMY_COLUMNS,
+    RUN_COLUMNS,
+    eval_settings,
+    evaluate_run,
+    make_datasets,
+)
 from .models import init_shallow
-from .sweep import KEY_TYPES, RUN_KEYS
-from .tasks import delta_dichotomies
+from .tasks import build_task
 from .training import STOPPING_RULE, TrainSettings, snapshot_epochs, train
 
 log = logging.getLogger("repgeom")
@@ -69,9 +73,10 @@ def inject_failure(run_cfgs: list[dict]) -> None:
         raise RuntimeError(f"failure injected by {FAIL_ENV}={rule}")
 
 
-def train_settings(tcfg: dict) -> TrainSettings:
+def train_settings(tcfg: dict, train_output_bias: bool = True) -> TrainSettings:
     snaps = tcfg["snapshots"]
     return TrainSettings(
+        train_output_bias=train_output_bias,
         lr=tcfg["lr"],
         batch_size=tcfg["batch_size"],
         epochs=tcfg["epochs"],
@@ -92,29 +97,47 @@ def train_block(
     """Train the runs of one block as one vectorised model and write each run's files."""
     inject_failure(run_cfgs)
     dev = resolve_device(device)
-    acts = {c["model"]["activation"] for c in run_cfgs}
-    archs = {c["model"]["arch"] for c in run_cfgs}
-    trainings = {
-        repr({k: v for k, v in c["training"].items() if k != "shuffle_seed"}) for c in run_cfgs
-    }
-    if len(acts) != 1 or archs != {"shallow"} or len(trainings) != 1:
-        raise ValueError(
-            "a training block needs one activation, the shallow arch and one training setup"
-        )
-    act = get_activation(acts.pop())
-    settings = dataclasses.replace(
-        train_settings(run_cfgs[0]["training"]), progress_every_s=progress_every_s
-    )
-    data = [make_datasets(c["task"])["train"] for c in run_cfgs]
-    x = torch.as_tensor(np.stack([xs for _, xs in data]), device=dev)
-    xor = delta_dichotomies()["xor"]
-    y = torch.as_tensor(np.stack([xor[c][:, None] for c, _ in data]).astype(np.float32), device=dev)
     m = run_cfgs[0]["model"]
+    shared = {
+        "activation": {c["model"]["activation"] for c in run_cfgs},
+        "arch": {c["model"]["arch"] for c in run_cfgs},
+        "model": {
+            repr({k: v for k, v in c["model"].items() if k not in ("init_seed", "readout")})
+            for c in run_cfgs
+        },
+        "training": {
+            repr({k: v for k, v in c["training"].items() if k != "shuffle_seed"}) for c in run_cfgs
+        },
+    }
+    if any(len(v) != 1 for v in shared.values()) or shared["arch"] != {"shallow"}:
+        raise ValueError(
+            "a training block needs one activation, the shallow arch, one model and one "
+            f"training setup; got {shared}"
+        )
+    act = get_activation(m["activation"])
+    settings = dataclasses.replace(
+        train_settings(run_cfgs[0]["training"], m["train_output_bias"]),
+        progress_every_s=progress_every_s,
+    )
+    tasks = [build_task(c["task"]) for c in run_cfgs]
+    shapes = {(t.dim, t.target.shape[1]) for t in tasks}
+    if len(shapes) != 1:
+        raise ValueError(f"a training block needs equal input and output sizes; got {shapes}")
+    data = [make_datasets(c["task"], task=t)["train"] for c, t in zip(run_cfgs, tasks, strict=True)]
+    x = torch.as_tensor(np.stack([xs for _, xs in data]), device=dev)
+    y = torch.as_tensor(
+        np.stack([t.target[c] for t, (c, _) in zip(tasks, data, strict=True)]).astype(np.float32),
+        device=dev,
+    )
+    dim, n_out = shapes.pop()
     params = init_shallow(
         [c["model"]["init_seed"] for c in run_cfgs],
-        run_cfgs[0]["task"]["dim"],
+        dim,
         m["width"],
         [c["model"]["readout"] for c in run_cfgs],
+        n_out=n_out,
+        init=m["init"],
+        bias_shift=act.bias_shift,
     ).to(dev)
     log.info(
         "training %d runs (%s, %s) for up to %d epochs on %s",
@@ -173,78 +196,114 @@ def train_block(
         storage.write_weights(weights_out[r], epochs, snaps, meta)
 
 
-def eval_settings(ecfg: dict) -> EvalSettings:
-    d = ecfg["decoder"]
-    spec = DecoderSpec(d["kind"], d["C"], d["max_iter"], d["solver"], d["tol"])
-    return EvalSettings(spec, ecfg["test_sigma"])
-
-
-def evaluate_block(weights_in: list[str], metrics_out: list[str], ecfg: dict) -> None:
-    """Evaluate every snapshot of each run and write its metrics.parquet."""
+def evaluate_block(
+    weights_in: list[str], metrics_out: list[str], dichotomies_out: list[str], ecfg: dict
+) -> None:
+    """Evaluate every snapshot of each run; write its metrics.parquet (run-level metrics) and
+    dichotomies.parquet (per-dichotomy metrics, long form)."""
     settings = eval_settings(ecfg)
-    for src, dst in zip(weights_in, metrics_out, strict=True):
+    for src, dst, dst_d in zip(weights_in, metrics_out, dichotomies_out, strict=True):
         t0 = time.perf_counter()
         meta = storage.read_metadata(src)
         epochs, params = storage.read_weights(src)
-        cols = evaluate_run(meta["config"], params, settings)
+        run, dich = evaluate_run(meta["config"], params, settings)
+        task = build_task(meta["config"]["task"])
         outcome = meta["training_outcome"]
+        S = len(epochs)
         table = pa.table(
             {"epoch": pa.array(epochs, pa.int32())}
-            | {k: pa.array(cols[k], pa.float64()) for k in METRIC_COLUMNS}
+            | {k: pa.array(run[k], pa.float64()) for k in RUN_COLUMNS}
             | {
-                "stop_epoch": pa.array(np.full(len(epochs), outcome["stop_epoch"]), pa.int32()),
-                "converged": pa.array(np.full(len(epochs), outcome["converged"])),
+                "stop_epoch": pa.array(np.full(S, outcome["stop_epoch"]), pa.int32()),
+                "converged": pa.array(np.full(S, outcome["converged"])),
             }
         )
-        storage.write_parquet(
-            table,
-            dst,
+        names = list(task.dichotomies)
+        long = pa.table(
             {
-                "config": meta["config"],
-                "evaluation": ecfg,
-                "training_outcome": outcome,
-                "versions": storage.package_versions(),
-                "provenance": meta["provenance"],
-            },
+                "epoch": pa.array(np.tile(epochs, len(names)), pa.int32()),
+                "dichotomy": pa.array(np.repeat(names, S), pa.string()),
+                "role": pa.array(np.repeat([task.role(n) for n in names], S), pa.string()),
+            }
+            | {
+                k: pa.array(np.concatenate([dich[n, k] for n in names]), pa.float64())
+                for k in DICHOTOMY_COLUMNS
+            }
         )
-        log.info("evaluated %s (%d snapshots) in %.1fs", dst, len(epochs), time.perf_counter() - t0)
+        meta_out = {
+            "config": meta["config"],
+            "evaluation": ecfg,
+            "training_outcome": outcome,
+            "versions": storage.package_versions(),
+            "provenance": meta["provenance"],
+        }
+        storage.write_parquet(table, dst, meta_out)
+        storage.write_parquet(long, dst_d, meta_out)
+        log.info("evaluated %s (%d snapshots) in %.1fs", dst, S, time.perf_counter() - t0)
 
 
-def collect_metrics(files: list[str]) -> pd.DataFrame:
-    """All runs' metrics in one frame, with the run keys as typed columns first."""
+_PANDAS_TYPES = {"string": "string", "float64": "float64", "int64": "int64"}
+
+
+def collect(files: list[str], experiment: str, key_types: dict[str, str]) -> pd.DataFrame:
+    """Per-run tables in one frame, with ``experiment`` and the run keys as typed columns
+    first (in path order)."""
     frames = []
     for f in files:
         run = storage.read_metadata(f)["config"]["run"]
         df = pd.read_parquet(f)
-        for k in reversed(RUN_KEYS):
+        for k in reversed(list(key_types)):
             df.insert(0, k, run[k])
+        df.insert(0, "experiment", experiment)
         frames.append(df)
     df = pd.concat(frames, ignore_index=True)
-    for k in RUN_KEYS:
-        df[k] = df[k].astype(
-            {"string": "string", "float64": "float64", "int64": "int64"}[KEY_TYPES[k]]
-        )
+    df["experiment"] = df["experiment"].astype("string")
+    for k, t in key_types.items():
+        df[k] = df[k].astype(_PANDAS_TYPES[t])
     return df
 
 
-def summarise(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean, std, sem and n over seeds per cell and epoch, in long form (one row per metric)."""
-    keys = [k for k in RUN_KEYS if k != "seed"] + ["epoch"]
-    long = df.melt(id_vars=keys + ["seed"], value_vars=list(METRIC_COLUMNS), var_name="metric")
-    g = long.groupby(keys + ["metric"], observed=True, sort=True)["value"]
-    out = g.agg(mean="mean", std="std", n="count").reset_index()
-    out["sem"] = out["std"] / np.sqrt(out["n"])
-    return out[keys + ["metric", "mean", "std", "sem", "n"]]
-
-
-def aggregate(files: list[str], metrics_out: str, summary_out: str, config: dict) -> None:
-    df = collect_metrics(files)
-    meta = {"config": config, "versions": storage.package_versions(), "n_runs": len(files)}
-    storage.write_parquet(pa.Table.from_pandas(df, preserve_index=False), metrics_out, meta)
-    storage.write_parquet(
-        pa.Table.from_pandas(summarise(df), preserve_index=False), summary_out, meta
+def summarise(runs: pd.DataFrame, dich: pd.DataFrame, key_types: dict[str, str]) -> pd.DataFrame:
+    """Mean, std, sem and n over seeds per cell, epoch and metric, in long form; per-dichotomy
+    metrics carry their dichotomy (null for run-level metrics)."""
+    keys = ["experiment"] + [k for k in key_types if k != "seed"] + ["epoch"]
+    run_long = runs.melt(id_vars=keys + ["seed"], value_vars=list(RUN_COLUMNS), var_name="metric")
+    run_long["dichotomy"] = pd.Series(pd.NA, index=run_long.index, dtype="string")
+    d_long = dich.melt(
+        id_vars=keys + ["seed", "dichotomy"], value_vars=list(DICHOTOMY_COLUMNS), var_name="metric"
     )
-    log.info("aggregated %d runs into %s and %s", len(files), metrics_out, summary_out)
+    long = pd.concat([run_long, d_long], ignore_index=True)
+    g = long.groupby(keys + ["metric", "dichotomy"], observed=True, sort=True, dropna=False)
+    out = g["value"].agg(mean="mean", std="std", n="count").reset_index()
+    out["sem"] = out["std"] / np.sqrt(out["n"])
+    out["dichotomy"] = out["dichotomy"].astype("string")
+    return out[keys + ["metric", "dichotomy", "mean", "std", "sem", "n"]]
+
+
+def aggregate(
+    metrics_in: list[str],
+    dichotomies_in: list[str],
+    out: dict[str, str],
+    experiment: str,
+    key_types: dict[str, str],
+    config: dict,
+) -> None:
+    """All runs of one experiment into ``out['metrics']``, ``out['dichotomies']`` and
+    ``out['summary']``."""
+    runs = collect(metrics_in, experiment, key_types)
+    dich = collect(dichotomies_in, experiment, key_types)
+    meta = {
+        "config": config,
+        "experiment": experiment,
+        "key_types": key_types,
+        "versions": storage.package_versions(),
+        "n_runs": len(metrics_in),
+    }
+    for name, df in (("metrics", runs), ("dichotomies", dich)):
+        storage.write_parquet(pa.Table.from_pandas(df, preserve_index=False), out[name], meta)
+    summary = summarise(runs, dich, key_types)
+    storage.write_parquet(pa.Table.from_pandas(summary, preserve_index=False), out["summary"], meta)
+    log.info("aggregated %d runs of %s", len(metrics_in), experiment)
 
 
 @contextlib.contextmanager

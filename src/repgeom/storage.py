@@ -4,10 +4,10 @@ Every file is written to a temporary name in its folder and renamed into place, 
 interrupted job never leaves a file that looks complete. Each file's key-value metadata holds
 the run's full resolved configuration, the schema version, package versions and provenance.
 
-Layout (hive partitions, see docs/data_dictionary.md)::
+Layout (hive partitions, see docs/data_dictionary.md), one tree per experiment::
 
-    {results}/runs/task=delta/arch=shallow/act=tanh/readout=uniform/sigma=0.1/delta=0.5/seed=3/
-        weights.parquet   loss.parquet   metrics.parquet
+    {results}/{experiment}/runs/arch=shallow/act=tanh/readout=uniform/sigma=0.1/delta=0.5/seed=3/
+        weights.parquet   loss.parquet   metrics.parquet   dichotomies.parquet
 """
 
 from __future__ import annotations
@@ -24,9 +24,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from .sweep import KEY_TYPES, RUN_KEYS
-
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 META_PREFIX = "repgeom."
 _PACKAGES = ("repgeom", "torch", "numpy", "scikit-learn", "pyarrow", "snakemake")
 
@@ -112,24 +110,50 @@ def read_weights(path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
 # --------------------------------------------------------------------------- the run tree
 
 
-def partitioning() -> ds.Partitioning:
-    """Hive partitioning of the run tree with typed keys (sigma/delta float, seed int)."""
-    return ds.partitioning(pa.schema([(k, KEY_TYPES[k]) for k in RUN_KEYS]), flavor="hive")
+def key_types(experiment_dir: str | Path) -> dict[str, str] | None:
+    """The run keys and their types of an aggregated experiment, from its metrics.parquet."""
+    agg = Path(experiment_dir, "metrics.parquet")
+    return read_metadata(agg).get("key_types") if agg.exists() else None
 
 
-def run_files(root: str | Path, name: str = "metrics.parquet") -> list[str]:
-    return sorted(str(p) for p in Path(root, "runs").glob(f"**/{name}"))
+def infer_key_types(files: list[str], base: str | Path) -> dict[str, str]:
+    """Key types from the folder names of a run tree: int64 if every value parses as an
+    integer, float64 if as a number, else string (pyarrow itself infers no floats)."""
+    values: dict[str, list[str]] = {}
+    for f in files:
+        for part in Path(f).relative_to(base).parent.parts:
+            k, _, v = part.partition("=")
+            values.setdefault(k, []).append(v)
+
+    def kind(vals):
+        for typ, parse in (("int64", int), ("float64", float)):
+            try:
+                [parse(v) for v in vals]
+                return typ
+            except ValueError:
+                pass
+        return "string"
+
+    return {k: kind(v) for k, v in values.items()}
 
 
-def open_runs(root: str | Path = "results", name: str = "metrics.parquet") -> ds.Dataset:
-    """All runs' ``name`` files under ``root/runs`` as one pyarrow dataset with typed partition
-    columns, e.g. ``open_runs('results').to_table(filter=ds.field('delta') > 0.5).to_pandas()``."""
-    files = run_files(root, name)
+def partitioning(types: dict[str, str]) -> ds.Partitioning:
+    """Hive partitioning of a run tree with typed keys."""
+    return ds.partitioning(pa.schema(list(types.items())), flavor="hive")
+
+
+def run_files(experiment_dir: str | Path, name: str = "metrics.parquet") -> list[str]:
+    return sorted(str(p) for p in Path(experiment_dir, "runs").glob(f"**/{name}"))
+
+
+def open_runs(experiment_dir: str | Path, name: str = "metrics.parquet") -> ds.Dataset:
+    """All runs' ``name`` files of one experiment as a pyarrow dataset with typed partition
+    columns, e.g. ``open_runs('results/delta').to_table(filter=ds.field('delta') > 0.5)``."""
+    files = run_files(experiment_dir, name)
     if not files:
-        raise FileNotFoundError(f"no {name} under {Path(root, 'runs')}")
+        raise FileNotFoundError(f"no {name} under {Path(experiment_dir, 'runs')}")
+    base = Path(experiment_dir, "runs")
+    types = key_types(experiment_dir) or infer_key_types(files, base)
     return ds.dataset(
-        files,
-        format="parquet",
-        partitioning=partitioning(),
-        partition_base_dir=str(Path(root, "runs")),
+        files, format="parquet", partitioning=partitioning(types), partition_base_dir=str(base)
     )

@@ -1,12 +1,16 @@
-"""Expansion of the configured sweep into runs, training batches and result paths.
+"""Expansion of the configured experiments into runs, training blocks and result paths.
 
-Pure Python: the Snakefile imports this on every parse (also inside every cluster job), so it
-must stay cheap (no torch, no NumPy, no file-system scans).
+Imported by the Snakefile on every parse (also inside every cluster job), so it stays cheap: no
+torch, no file-system scans.
 
-A *cell* is one point of the sweep without the seed (task, arch, act, readout, sigma, delta).
-Seeds of a cell are packed into training batches by block: seed s belongs to block
-s // runs_per_job. Blocks depend only on the seed values, so adding seeds leaves complete
-blocks untouched and retrains at most one partially filled block per cell.
+An *experiment* is a named sweep of one task family. Its *cells* are the points of its axes
+without the seed: the shared keys (arch, act, readout) and then the family's own keys. A
+training job trains one block of seeds of every cell that differs only in the *packed* axes
+(``training.pack_axes``, none by default): seed s belongs to block s // runs_per_job. Blocks
+depend only on the seed values, so adding seeds leaves complete blocks untouched and retrains at
+most one partially filled block per job. Each experiment writes its own hive-partitioned tree::
+
+    <results_dir>/<experiment>/runs/arch=…/act=…/readout=…/<family keys>=…/seed=…/
 """
 
 from __future__ import annotations
@@ -14,27 +18,18 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 
-#: hive partition keys of a run, in path order, with their value types
-RUN_KEYS = ("task", "arch", "act", "readout", "sigma", "delta", "seed")
-CELL_KEYS = RUN_KEYS[:-1]
-KEY_TYPES = {
-    "task": "string",
-    "arch": "string",
-    "act": "string",
-    "readout": "string",
-    "sigma": "float64",
-    "delta": "float64",
-    "seed": "int64",
-}
-_AXES = {
-    "task": "tasks",
-    "arch": "architectures",
-    "act": "activations",
-    "readout": "readouts",
-    "sigma": "sigmas",
-    "delta": "deltas",
-}
+from .tasks import Family, get_family
+
+#: keys every experiment sweeps, in path order before the family's own keys
+SHARED_KEYS = {"arch": "string", "act": "string", "readout": "string"}
+_SHARED_AXES = {"arch": "architectures", "act": "activations", "readout": "readouts"}
+#: the settings of a training section that change results (not progress, device or packing)
+EXECUTION_KEYS = ("runs_per_job", "pack_axes", "device", "threads", "progress_every_s")
+#: keys that can share a training job (all but the activation and the architecture, which fix
+#: the model that a job trains)
+_UNPACKABLE = ("arch", "act")
 
 
 def fmt_float(x) -> str:
@@ -46,6 +41,20 @@ def fmt_float(x) -> str:
     return s if "." in s else s + ".0"
 
 
+def fmt_value(value, kind: str) -> str:
+    """A key's value as spelled in paths and wildcards."""
+    if kind == "float64":
+        return fmt_float(value)
+    if kind == "int64":
+        return str(int(value))
+    return str(value)
+
+
+def parse_value(text: str, kind: str):
+    """Inverse of :func:`fmt_value`."""
+    return float(text) if kind == "float64" else int(text) if kind == "int64" else text
+
+
 def seed_list(seeds) -> list[int]:
     """``seeds`` as a sorted list: an integer n means 0..n-1."""
     return list(range(seeds)) if isinstance(seeds, int) else sorted(set(int(s) for s in seeds))
@@ -53,7 +62,7 @@ def seed_list(seeds) -> list[int]:
 
 @dataclass(frozen=True)
 class Block:
-    """A training batch: the seeds of one block, shared by every cell."""
+    """A training batch: the seeds of one block, shared by every cell of an experiment."""
 
     index: int
     seeds: tuple[int, ...]
@@ -63,111 +72,246 @@ class Block:
         return f"block{self.index}"
 
 
-class Sweep:
-    """The runs a validated configuration asks for."""
+class Experiment:
+    """The runs of one named experiment of a resolved configuration."""
 
-    def __init__(self, config: dict):
-        self.config = config
-        self.root = config["results_dir"].rstrip("/")
-        s = config["sweep"]
-        self.seeds = seed_list(s["seeds"])
-        self.axes = {
-            k: [fmt_float(v) for v in s[a]] if KEY_TYPES[k] == "float64" else list(s[a])
-            for k, a in _AXES.items()
-        }
-        for k, vals in self.axes.items():  # 0.1 and 0.10 are one value
-            self.axes[k] = list(dict.fromkeys(vals))
-
-    def figure_errors(self) -> list[str]:
-        """Figure settings that name values the sweep does not have (checked at parse time,
-        so a typo stops the workflow before training rather than at the figures job)."""
-        f, errors = self.config["figures"], []
-        wanted = {
-            "sigma": ("sigma", f["sigma"]),
-            "readout": ("readout", f["readout"]),
-            "arch": ("arch", f["arch"]),
-            "training_delta": ("delta", f["training_delta"]),
-        }
-        for key, (axis, value) in wanted.items():
-            if value is None:
-                continue
-            if KEY_TYPES[axis] == "float64":
-                value = fmt_float(value)
-            if value not in self.axes[axis]:
-                errors.append(
-                    f"config key 'figures.{key}': {value} is not in the sweep; "
-                    f"allowed: {', '.join(self.axes[axis])} (or null)"
-                )
-        return errors
+    def __init__(self, name: str, cfg: dict, results_dir: str):
+        self.name = name
+        self.cfg = cfg
+        self.family: Family = get_family(cfg["family"])
+        self.root = f"{results_dir.rstrip('/')}/{name}"
+        self.seeds = seed_list(cfg["seeds"])
 
     # -- structure ---------------------------------------------------------------------
     @property
-    def cells(self) -> list[dict]:
-        keys = list(CELL_KEYS)
-        return [
-            dict(zip(keys, vals, strict=True))
-            for vals in itertools.product(*(self.axes[k] for k in keys))
-        ]
+    def key_types(self) -> dict[str, str]:
+        """Cell keys in path order with their types (seed excluded)."""
+        return SHARED_KEYS | self.family.keys
 
     @property
+    def run_key_types(self) -> dict[str, str]:
+        return self.key_types | {"seed": "int64"}
+
+    @cached_property
+    def _expanded(self) -> list[tuple[dict, dict]]:
+        """(cell, extra task parameters) pairs: the product of the shared axes and the family's
+        own cells, values spelled as in paths."""
+        from .activation_names import canonical_activation
+
+        shared = {k: list(self.cfg[a]) for k, a in _SHARED_AXES.items()}
+        shared["act"] = list(dict.fromkeys(canonical_activation(a) for a in shared["act"]))
+        fam_keys = self.family.keys
+        own = []
+        for c in self.family.expand(self.cfg["axes"]):
+            key = {k: fmt_value(c[k], t) for k, t in fam_keys.items()}
+            extra = {k: v for k, v in c.items() if k not in fam_keys}
+            own.append((key, extra))
+        own = list({tuple(k.values()): (k, e) for k, e in own}.values())  # 0.1 and 0.10 are one
+        out = []
+        for vals in itertools.product(*shared.values()):
+            for key, extra in own:
+                out.append((dict(zip(shared, vals, strict=True)) | key, extra))
+        return out
+
+    @property
+    def cells(self) -> list[dict]:
+        return [c for c, _ in self._expanded]
+
+    @cached_property
     def blocks(self) -> list[Block]:
-        size = self.config["training"]["runs_per_job"]
-        by = {}
+        size = self.cfg["training"]["runs_per_job"]
+        by: dict[int, list[int]] = {}
         for s in self.seeds:
             by.setdefault(s // size, []).append(s)
         return [Block(i, tuple(v)) for i, v in sorted(by.items())]
 
     @property
     def n_runs(self) -> int:
-        return len(self.cells) * len(self.seeds)
+        return len(self._expanded) * len(self.seeds)
+
+    # -- packing ---------------------------------------------------------------------------
+    @property
+    def pack_keys(self) -> list[str]:
+        """Keys whose values share a training job, in path order."""
+        packed = set(self.cfg["training"].get("pack_axes", []))
+        return [k for k in self.key_types if k in packed]
+
+    @property
+    def packable_keys(self) -> list[str]:
+        return [k for k in self.key_types if k not in _UNPACKABLE]
+
+    @property
+    def job_keys(self) -> list[str]:
+        """Keys that tell training jobs apart (the rule's wildcards)."""
+        return [k for k in self.key_types if k not in self.pack_keys]
+
+    @cached_property
+    def packed_combos(self) -> list[dict]:
+        """The values of the packed keys that every training job holds (one empty dict when
+        nothing is packed). They must not depend on the other keys."""
+        by_job: dict[tuple, list[dict]] = {}
+        for c in self.cells:
+            by_job.setdefault(tuple(c[k] for k in self.job_keys), []).append(
+                {k: c[k] for k in self.pack_keys}
+            )
+        combos = list(by_job.values())
+        if any(c != combos[0] for c in combos):
+            raise ValueError(
+                f"training.pack_axes: {', '.join(self.pack_keys)} take different values in "
+                "different cells, so they cannot share a job; pack other axes"
+            )
+        return combos[0]
+
+    def pack_errors(self) -> list[str]:
+        bad = [k for k in self.cfg["training"].get("pack_axes", []) if k not in self.packable_keys]
+        if bad:
+            return [
+                f"training.pack_axes: {', '.join(bad)} cannot be packed into one job; allowed: "
+                f"{', '.join(self.packable_keys)}"
+            ]
+        return []
+
+    def axis_values(self, key: str) -> list[str]:
+        """The distinct values of a cell key, in sweep order."""
+        return list(dict.fromkeys(c[key] for c in self.cells))
 
     # -- paths -------------------------------------------------------------------------
-    def cell_dir(self, cell) -> str:
-        return "/".join([self.root + "/runs"] + [f"{k}={cell[k]}" for k in CELL_KEYS])
+    def cell_dir(self, cell: dict) -> str:
+        return "/".join([self.root + "/runs"] + [f"{k}={cell[k]}" for k in self.key_types])
 
-    def cell_pattern(self) -> str:
-        """The cell directory with Snakemake wildcards."""
-        return self.cell_dir({k: "{" + k + "}" for k in CELL_KEYS})
+    def job_files(self, block: Block, name: str) -> list[str]:
+        """The per-run files of one training job of ``block``: every packed combination and
+        seed, with the job keys as Snakemake wildcards (each confined to one path segment by
+        :meth:`Sweep.wildcard_constraints`)."""
+        wild = {k: "{" + k + "}" for k in self.job_keys}
+        return [
+            f"{self.cell_dir(wild | combo)}/seed={seed}/{name}"
+            for combo in self.packed_combos
+            for seed in block.seeds
+        ]
 
-    def run_file(self, cell, seed: int, name: str) -> str:
+    def job_tag(self) -> str:
+        """A training job as one flat name with wildcards (for log files)."""
+        return "_".join(f"{k}={{{k}}}" for k in self.job_keys) or "all"
+
+    def run_file(self, cell: dict, seed: int, name: str) -> str:
         return f"{self.cell_dir(cell)}/seed={seed}/{name}"
 
     def all_run_files(self, name: str) -> list[str]:
         return [self.run_file(c, s, name) for c in self.cells for s in self.seeds]
 
     # -- resolved run configuration ------------------------------------------------------
-    def run_config(self, cell, seed: int) -> dict:
+    @cached_property
+    def _extra_by_cell(self) -> dict[tuple, dict]:
+        return {tuple(c.values()): e for c, e in self._expanded}
+
+    def run_config(self, cell: dict, seed: int) -> dict:
         """The full configuration of one run, as stored in its parquet metadata.
 
-        Holds only what determines the trained weights (no progress or device settings),
-        so Snakemake's params trigger retrains exactly when results would change.
+        Holds only what determines the trained weights (no progress or device settings), so
+        Snakemake's params trigger retrains exactly when results would change.
         """
-        c = self.config
-        t, tr = c["task"], c["training"]
+        c = self.cfg
+        t, tr, m = c["task"], c["training"], c["model"]
+        fam = self.family.keys
+        cell = {k: cell[k] for k in self.key_types}
+        extra = self._extra_by_cell[tuple(cell.values())]
         data_seed = seed if t["data_seed"] is None else t["data_seed"]
         return {
-            "run": {k: cell[k] for k in CELL_KEYS} | {"seed": seed},
-            "task": {
-                "family": cell["task"],
-                "delta": float(cell["delta"]),
-                "sigma": float(cell["sigma"]),
-                "dim": t["dim"],
-                "task_seed": t["task_seed"],
-                "data_seed": data_seed,
-                "n_train": t["n_train"],
-                "n_test": t["n_test"],
-            },
+            "experiment": self.name,
+            "run": cell | {"seed": seed},
+            "task": {"family": self.family.name}
+            | {k: parse_value(cell[k], typ) for k, typ in fam.items()}
+            | extra
+            | {k: v for k, v in t.items() if k != "data_seed"}
+            | {"data_seed": data_seed},
             "model": {
                 "arch": cell["arch"],
                 "activation": cell["act"],
-                "width": c["model"]["width"],
+                "width": m["width"],
+                "init": m["init"],
+                "train_output_bias": m["train_output_bias"],
                 "readout": cell["readout"],
                 "init_seed": seed,
             },
-            "training": {k: tr[k] for k in ("epochs", "lr", "batch_size", "conv_tol", "snapshots")}
+            "training": {k: v for k, v in tr.items() if k not in EXECUTION_KEYS}
             | {"shuffle_seed": seed},
         }
 
     def block_configs(self, wildcards, block: Block) -> list[dict]:
-        cell = {k: wildcards[k] for k in CELL_KEYS}
-        return [self.run_config(cell, s) for s in block.seeds]
+        """The run configurations of one training job, in the order of :meth:`job_files`."""
+        job = {k: wildcards[k] for k in self.job_keys}
+        return [
+            self.run_config(job | combo, s) for combo in self.packed_combos for s in block.seeds
+        ]
+
+    # -- figure settings -------------------------------------------------------------------
+    def figure_errors(self) -> list[str]:
+        """Figure settings that name values the sweep does not have (checked at parse time,
+        so a typo stops the workflow before training rather than at the figures job)."""
+        f, errors = self.cfg["figures"], []
+        wanted = {"sigma": "sigma", "readout": "readout", "arch": "arch"}
+        if self.family.name == "delta":
+            wanted["training_delta"] = "delta"
+        for key, axis in wanted.items():
+            value = f[key]
+            if value is None or axis not in self.key_types:
+                continue
+            value = fmt_value(value, self.key_types[axis])
+            allowed = self.axis_values(axis)
+            if value not in allowed:
+                errors.append(
+                    f"config key 'experiments.{self.name}.figures.{key}': {value} is not in the "
+                    f"sweep; allowed: {', '.join(allowed)} (or null)"
+                )
+        return errors
+
+
+class Sweep:
+    """Every experiment of a validated configuration."""
+
+    def __init__(self, config: dict):
+        self.config = config
+        self.root = config["results_dir"].rstrip("/")
+        self.experiments = {
+            name: Experiment(name, cfg, self.root) for name, cfg in config["experiments"].items()
+        }
+
+    def errors(self) -> list[str]:
+        """Problems only the expanded sweep reveals: bad axis values a family rejects, bad
+        activation names, figure settings outside the sweep."""
+        from .activation_names import canonical_activation
+
+        out = []
+        for exp in self.experiments.values():
+            where = f"config key 'experiments.{exp.name}"
+            bad = []
+            for i, act in enumerate(exp.cfg["activations"]):
+                try:
+                    canonical_activation(act)
+                except ValueError as err:
+                    bad.append(f"{where}.activations[{i}]': {err}")
+            bad += [
+                f"{where}.{e.split(': ', 1)[0]}': {e.split(': ', 1)[1]}" for e in exp.pack_errors()
+            ]
+            try:
+                exp.packed_combos  # noqa: B018 (expands, raising on what the family rejects)
+            except ValueError as err:
+                key, _, why = str(err).partition(": ")
+                if not bad:  # the family or the packing name the key they reject: "key: why"
+                    bad.append(
+                        f"{where}.{key}': {why}"
+                        if key.startswith(("axes.", "training."))
+                        else f"{where}': {err}"
+                    )
+            out += bad or exp.figure_errors()
+        return out
+
+    @property
+    def n_runs(self) -> int:
+        return sum(e.n_runs for e in self.experiments.values())
+
+    def wildcard_constraints(self) -> dict[str, str]:
+        """Every key's wildcard matches one path segment (``key=value`` folders)."""
+        keys = {k for e in self.experiments.values() for k in e.key_types}
+        return {k: "[^/]+" for k in sorted(keys)}

@@ -58,6 +58,7 @@ class TrainSettings:
     conv_tol: float = 1e-5
     snapshot_epochs: tuple[int, ...] = (0, 5000)
     progress_every_s: float = 10.0
+    train_output_bias: bool = True
 
 
 @dataclass
@@ -98,11 +99,13 @@ def sgd_step(
     act: Activation,
     lr: torch.Tensor,
     buf: StepBuffers | None = None,
+    train_output_bias: bool = True,
 ) -> torch.Tensor:
-    """One in-place SGD step on every run; returns the per-run minibatch loss (R,).
+    """One in-place SGD step on every run; returns the per-run minibatch loss (R,), the mean
+    over the minibatch and the K outputs.
 
     xb (R, B, D), yb (R, B, K) float, lr (R,) (0 freezes a run); ``buf`` shaped for this
-    minibatch (allocated here when not given).
+    minibatch (allocated here when not given). The gradient sums over outputs (spec §5).
     """
     if buf is None:
         buf = StepBuffers.for_batch(xb, p.W.shape[1])
@@ -118,7 +121,8 @@ def sgd_step(
     act.backprop_(buf.dpre, h, buf.tmp)
     p.W.baddbmm_(buf.dpre.transpose(1, 2), xb, alpha=-1)
     p.b.sub_(buf.dpre.sum(1))
-    p.bo.sub_(dz.sum(1))
+    if train_output_bias:
+        p.bo.sub_(dz.sum(1))
     return loss
 
 
@@ -180,7 +184,7 @@ def train(
             xb, yb, buf = bufs[B]
             torch.index_select(x_flat, 0, idx.reshape(-1), out=xb.view(R * B, -1))
             torch.index_select(y_flat, 0, idx.reshape(-1), out=yb.view(R * B, -1))
-            total += sgd_step(params, xb, yb, act, lr, buf)
+            total += sgd_step(params, xb, yb, act, lr, buf, settings.train_output_bias)
             n_batches += 1
         was_active = active.cpu().numpy()
         loss_hist[was_active, epoch - 1] = (total / n_batches).cpu().numpy()[was_active]

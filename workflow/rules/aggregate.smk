@@ -1,14 +1,23 @@
-rule aggregate:
-    input:
-        SWEEP.all_run_files("metrics.parquet"),
-    output:
-        metrics=f"{RESULTS}/metrics.parquet",
-        summary=f"{RESULTS}/summary.parquet",
-    log:
-        f"{LOGS}/aggregate.log",
-    localrule: True
-    params:
-        config={k: config[k] for k in ("sweep", "task", "model", "evaluation")}
-        | {"training": semantic("training")},
-    script:
-        "../scripts/aggregate.py"
+# Every run of an experiment in one table per kind: run-level metrics, per-dichotomy metrics
+# in long form, and the mean ± s.e.m. over seeds.
+for _exp in EXPERIMENTS:
+
+    rule:
+        name:
+            f"aggregate_{_exp.name}"
+        input:
+            metrics=_exp.all_run_files("metrics.parquet"),
+            dichotomies=_exp.all_run_files("dichotomies.parquet"),
+        output:
+            metrics=f"{_exp.root}/metrics.parquet",
+            dichotomies=f"{_exp.root}/dichotomies.parquet",
+            summary=f"{_exp.root}/summary.parquet",
+        log:
+            f"{_exp.root}/logs/aggregate.log",
+        localrule: True
+        params:
+            experiment=_exp.name,
+            key_types=_exp.run_key_types,
+            config=semantic(_exp),
+        script:
+            "../scripts/aggregate.py"

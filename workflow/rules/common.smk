@@ -5,7 +5,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from repgeom.config import ConfigError, load_schema, validate
-from repgeom.sweep import CELL_KEYS, Sweep
+from repgeom.sweep import EXECUTION_KEYS, Sweep
 
 try:
     _validated = validate(
@@ -18,39 +18,34 @@ config.clear()
 config.update(_validated)
 
 SWEEP = Sweep(config)
-_figure_errors = SWEEP.figure_errors()
-if _figure_errors:
-    raise WorkflowError("invalid configuration:\n  - " + "\n  - ".join(_figure_errors))
-RESULTS = SWEEP.root
-LOGS = f"{RESULTS}/logs"
-CELL = SWEEP.cell_pattern()
-# the cell as a flat folder name for logs
-CELL_TAG = "_".join(f"{k}={{{k}}}" for k in CELL_KEYS)
+_sweep_errors = SWEEP.errors()
+if _sweep_errors:
+    raise WorkflowError("invalid configuration:\n  - " + "\n  - ".join(_sweep_errors))
+EXPERIMENTS = list(SWEEP.experiments.values())
 
 
 wildcard_constraints:
-    task="[a-z]+",
-    arch="[a-z0-9]+",
-    act="[a-z0-9_.+-]+",
-    readout="[a-z]+",
-    sigma=r"\d+\.\d+",
-    delta=r"\d+\.\d+",
+    **SWEEP.wildcard_constraints(),
 
 
-def block_files(block, name):
-    """Per-run files of one training block, with the cell's wildcards left open."""
-    return [f"{CELL}/seed={seed}/{name}" for seed in block.seeds]
+def block_files(exp, block, name):
+    """Per-run files of one training job of ``block`` of ``exp``, with the job's wildcards
+    left open."""
+    return exp.job_files(block, name)
 
 
-def block_configs(block):
-    """Params function: the resolved configuration of each run of ``block`` in a cell."""
-    return lambda wildcards: SWEEP.block_configs(wildcards, block)
+def block_configs(exp, block):
+    """Params function: the resolved configuration of each run of a training job."""
+    return lambda wildcards: exp.block_configs(wildcards, block)
 
 
-def semantic(section):
-    """The settings of a config section that change results (not progress or device)."""
-    skip = {"runs_per_job", "device", "threads", "progress_every_s"}
-    return {k: v for k, v in config[section].items() if k not in skip}
+def semantic(exp):
+    """The experiment's settings that change results (not progress, device or packing)."""
+    cfg = dict(exp.cfg)
+    cfg["training"] = {
+        k: v for k, v in cfg["training"].items() if k not in EXECUTION_KEYS
+    }
+    return {k: v for k, v in cfg.items() if k != "figures"}
 
 
 def job_resources(stage):

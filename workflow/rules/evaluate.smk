@@ -1,20 +1,22 @@
 # Metrics from weight snapshots, one job per training block: changing an evaluation setting
 # re-runs these jobs and never the training.
-for _block in SWEEP.blocks:
+for _exp in EXPERIMENTS:
+    for _block in _exp.blocks:
 
-    rule:
-        name:
-            f"evaluate_{_block.name}"
-        input:
-            block_files(_block, "weights.parquet"),
-        output:
-            block_files(_block, "metrics.parquet"),
-        log:
-            f"{LOGS}/evaluate/{CELL_TAG}_{_block.name}.log",
-        threads: config["training"]["threads"]
-        resources:
-            **job_resources("evaluate"),
-        params:
-            evaluation=config["evaluation"],
-        script:
-            "../scripts/evaluate.py"
+        rule:
+            name:
+                f"evaluate_{_exp.name}_{_block.name}"
+            input:
+                block_files(_exp, _block, "weights.parquet"),
+            output:
+                metrics=block_files(_exp, _block, "metrics.parquet"),
+                dichotomies=block_files(_exp, _block, "dichotomies.parquet"),
+            log:
+                f"{_exp.root}/logs/evaluate/{_exp.job_tag()}_{_block.name}.log",
+            threads: _exp.cfg["training"]["threads"]
+            resources:
+                **job_resources("evaluate"),
+            params:
+                evaluation=_exp.cfg["evaluation"],
+            script:
+                "../scripts/evaluate.py"

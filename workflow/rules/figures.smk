@@ -1,32 +1,34 @@
-FIGURES = f"{RESULTS}/figures"
-FIGURE_NAMES = ("delta_sweep", "over_training")
+# The figures of each experiment, as its task family defines them (repgeom.figures.<family>).
+for _exp in EXPERIMENTS:
 
-
-rule figures:
-    input:
-        metrics=rules.aggregate.output.metrics,
-    output:
-        # PNGs always (the report embeds them); other formats as configured
-        sweep=report(
-            f"{FIGURES}/delta_sweep.png",
-            caption="../report/delta_sweep.rst",
-            category="δ-task",
-        ),
-        training=report(
-            f"{FIGURES}/over_training.png",
-            caption="../report/over_training.rst",
-            category="δ-task",
-        ),
-        extra=expand(
-            f"{FIGURES}/{{name}}.{{ext}}",
-            name=FIGURE_NAMES,
-            ext=[e for e in config["figures"]["formats"] if e != "png"],
-        ),
-    log:
-        f"{LOGS}/figures.log",
-    localrule: True
-    params:
-        figures=config["figures"],
-        sweep=config["sweep"],
-    script:
-        "../scripts/figures.py"
+    rule:
+        name:
+            f"figures_{_exp.name}"
+        input:
+            metrics=f"{_exp.root}/metrics.parquet",
+            dichotomies=f"{_exp.root}/dichotomies.parquet",
+        output:
+            # PNGs always (the report embeds them); other formats as configured
+            png=[
+                report(
+                    f"{_exp.root}/figures/{name}.png",
+                    caption=f"../report/{name}.rst",
+                    category=_exp.name,
+                )
+                for name in _exp.family.figures
+            ],
+            extra=[
+                f"{_exp.root}/figures/{name}.{ext}"
+                for name in _exp.family.figures
+                for ext in _exp.cfg["figures"]["formats"]
+                if ext != "png"
+            ],
+        log:
+            f"{_exp.root}/logs/figures.log",
+        localrule: True
+        params:
+            family=_exp.family.name,
+            experiment=_exp.name,
+            figures=_exp.cfg["figures"],
+        script:
+            "../scripts/figures.py"

@@ -1,11 +1,13 @@
-"""Snakemake script: all runs' metrics into results/metrics.parquet and summary.parquet."""
+"""Snakemake script: one experiment's runs into its metrics, dichotomies and summary tables."""
 
 from repgeom.pipeline import aggregate, log_to
 
 with log_to(snakemake.log[0]):
     aggregate(
-        list(snakemake.input),
-        snakemake.output.metrics,
-        snakemake.output.summary,
+        list(snakemake.input.metrics),
+        list(snakemake.input.dichotomies),
+        dict(snakemake.output.items()),
+        snakemake.params.experiment,
+        snakemake.params.key_types,
         snakemake.params.config,
     )

@@ -4,12 +4,14 @@ import torch
 
 from repgeom.pipeline import log_to, train_block
 
+runs = snakemake.params.runs
+training = snakemake.config["experiments"][runs[0]["experiment"]]["training"]
 with log_to(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
     train_block(
-        snakemake.params.runs,
+        runs,
         list(snakemake.output.weights),
         list(snakemake.output.loss),
-        device=snakemake.config["training"]["device"],
-        progress_every_s=snakemake.config["training"]["progress_every_s"],
+        device=training["device"],
+        progress_every_s=training["progress_every_s"],
     )

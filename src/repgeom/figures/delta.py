@@ -1,54 +1,52 @@
-"""The paper's δ-task figures (Figs. 2–3) from the aggregated metrics.
+"""The δ-task's figures (paper Figs. 2–3) from an experiment's aggregated metrics.
 
-Statistics are mean ± s.e.m. over seeds; averages over the untrained bits (b1, b2) are taken
-per run before averaging over seeds.
+Statistics are mean ± s.e.m. over seeds. The parallelism score of the untrained bits is drawn
+per bit: when tanh collapses onto the XOR, PS(b1) and PS(b2) are exact negatives, and their
+mean would read 0. CCGP and noisy decoding of the untrained bits are accuracies, so their
+per-run mean over b1 and b2 is drawn (and named as such).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from ..sweep import fmt_float
+from ..tasks.delta import task_alignment
+from . import COLORS, band, mean_sem
 
-from .storage import read_metadata  # noqa: E402
-from .sweep import fmt_float  # noqa: E402
-from .tasks import task_alignment  # noqa: E402
-
-#: (column, panel title, y-limits) of the δ-sweep figure; ``*_untrained`` are b1/b2 averages
+#: (columns, panel title, y-limits) of the δ-sweep figure: one column is drawn per activation
+#: as a solid line; two (b1, b2) as solid and dashed lines; ``*_untrained`` are b1/b2 means
 PANELS = (
-    ("target_alignment", "Target alignment (CKA)", (0, 1.02)),
-    ("input_alignment", "Input alignment (CKA)", (0, 1.02)),
-    ("ps_untrained", "PS, untrained bits", (-1, 1)),
-    ("ccgp_untrained", "CCGP (proper), untrained bits", (0, 1.02)),
+    (("target_alignment",), "Target alignment (CKA)", (0, 1.02)),
+    (("input_alignment",), "Input alignment (CKA)", (0, 1.02)),
+    (("ps_b1", "ps_b2"), "PS of the untrained bits\n(solid b1, dashed b2)", (-1.02, 1.02)),
+    (("ccgp_untrained",), "CCGP (proper), untrained bits\n(mean of b1, b2)", (0, 1.02)),
     (
-        "decoding_noisy_untrained",
-        "Decoding untrained bits\n(test noise σ = {test_sigma})",
+        ("decoding_noisy_untrained",),
+        "Noisy decoding, untrained bits\n(mean of b1, b2; test σ = {test_sigma})",
         (0.4, 1.02),
     ),
 )
-COLORS = {"tanh": "#c0392b", "relu": "#2471a3"}
 
 
 def add_derived(df: pd.DataFrame) -> pd.DataFrame:
-    """Per-run averages over the untrained bits b1 and b2."""
+    """Per-run averages over the untrained bits b1 and b2 of the accuracy metrics."""
     df = df.copy()
-    df["ps_untrained"] = (df["ps_b1"] + df["ps_b2"]) / 2
     df["ccgp_untrained"] = (df["ccgp_proper_b1"] + df["ccgp_proper_b2"]) / 2
     df["decoding_noisy_untrained"] = (df["decoding_noisy_b1"] + df["decoding_noisy_b2"]) / 2
     return df
 
 
-def select(df: pd.DataFrame, figures: dict, sweep: dict) -> tuple[pd.DataFrame, dict]:
-    """Rows of the figure's σ, readout and architecture (config nulls → first sweep value)."""
+def select(df: pd.DataFrame, figures: dict) -> tuple[pd.DataFrame, dict]:
+    """Rows of the figure's σ, readout and architecture (config nulls → first in the data)."""
     choice = {
-        "sigma": figures["sigma"] if figures["sigma"] is not None else sweep["sigmas"][0],
-        "readout": figures["readout"] or sweep["readouts"][0],
-        "arch": figures["arch"] or sweep["architectures"][0],
+        "sigma": figures["sigma"] if figures["sigma"] is not None else df["sigma"].iloc[0],
+        "readout": figures["readout"] or df["readout"].iloc[0],
+        "arch": figures["arch"] or df["arch"].iloc[0],
     }
     mask = np.ones(len(df), dtype=bool)
     for k, v in choice.items():
@@ -63,16 +61,14 @@ def select(df: pd.DataFrame, figures: dict, sweep: dict) -> tuple[pd.DataFrame, 
     return df[mask], choice
 
 
-def mean_sem(df: pd.DataFrame, by: list[str], col: str) -> pd.DataFrame:
-    g = df.groupby(by, observed=True)[col]
-    out = g.agg(["mean", "std", "count"]).reset_index()
-    out["sem"] = (out["std"] / np.sqrt(out["count"])).fillna(0)
-    return out
-
-
-def _band(ax, x, m, s, act, **kw):
-    ax.plot(x, m, "o-", color=COLORS.get(act), label=act, ms=3, lw=1.5, **kw)
-    ax.fill_between(x, m - s, m + s, color=COLORS.get(act), alpha=0.2, lw=0)
+def _lines(ax, df: pd.DataFrame, x: str, cols: tuple[str, ...]) -> None:
+    """One line per activation and column (solid, then dashed), mean ± s.e.m. over seeds."""
+    for act, sub in df.groupby("act", observed=True):
+        for col, ls in zip(cols, ("-", "--"), strict=False):
+            st = mean_sem(sub, [x], col)
+            band(
+                ax, st[x], st["mean"], st["sem"], act if ls == "-" else None, COLORS.get(act), ls=ls
+            )
 
 
 def _panels(test_sigma: float) -> tuple:
@@ -86,11 +82,9 @@ def delta_sweep(df: pd.DataFrame, title: str, test_sigma: float):
         1, len(PANELS), figsize=(3.1 * len(PANELS), 3.0), constrained_layout=True
     )
     deltas = np.linspace(0, final["delta"].max(), 100)
-    for ax, (col, name, ylim) in zip(axes, PANELS, strict=True):
-        for act, sub in final.groupby("act", observed=True):
-            st = mean_sem(sub, ["delta"], col)
-            _band(ax, st["delta"], st["mean"], st["sem"], act)
-        if col in ("target_alignment", "input_alignment"):
+    for ax, (cols, name, ylim) in zip(axes, _panels(test_sigma), strict=True):
+        _lines(ax, final, "delta", cols)
+        if cols[0] in ("target_alignment", "input_alignment"):
             ax.plot(deltas, task_alignment(deltas), "k--", lw=1, label="task CKA(Kx, Ky)")
         ax.set(title=name, xlabel="δ (separability of trained XOR)", ylim=ylim)
         ax.grid(alpha=0.3)
@@ -101,12 +95,10 @@ def delta_sweep(df: pd.DataFrame, title: str, test_sigma: float):
 
 def over_training(df: pd.DataFrame, title: str, test_sigma: float):
     """The sweep's metrics plus the training loss against epoch, for one δ."""
-    cols = (("train_loss", "Training loss (BCE)", None),) + _panels(test_sigma)
+    cols = ((("train_loss",), "Training loss (BCE)", None),) + _panels(test_sigma)
     fig, axes = plt.subplots(1, len(cols), figsize=(3.1 * len(cols), 3.0), constrained_layout=True)
     for ax, (col, name, ylim) in zip(axes, cols, strict=True):
-        for act, sub in df.groupby("act", observed=True):
-            st = mean_sem(sub, ["epoch"], col)
-            _band(ax, st["epoch"], st["mean"], st["sem"], act)
+        _lines(ax, df, "epoch", col)
         ax.set_xscale("symlog", linthresh=1)
         ax.set(title=name, xlabel="epoch")
         if ylim:
@@ -126,17 +118,17 @@ def _save(fig, paths):
     plt.close(fig)
 
 
-def draw_all(metrics_path, sweep_png, training_png, extra: list[str], figures: dict, sweep: dict):
-    """Draw both figures; ``extra`` are further paths named ``{delta_sweep,over_training}.ext``."""
-    df, choice = select(add_derived(pd.read_parquet(metrics_path)), figures, sweep)
-    test_sigma = read_metadata(metrics_path)["config"]["evaluation"]["test_sigma"]
+def draw(df: pd.DataFrame, outputs: list[str], figures: dict, evaluation: dict) -> None:
+    """Draw ``delta_sweep`` and ``over_training`` into the ``outputs`` of those names."""
+    test_sigma = evaluation["test_sigma"]
+    df, choice = select(add_derived(df), figures)
     plt.rcParams.update({"figure.dpi": figures["dpi"], "font.size": 9})
     where = f"σ = {fmt_float(choice['sigma'])}, readout {choice['readout']}, {choice['arch']}"
     n = df.groupby(["act", "delta"], observed=True)["seed"].nunique().min()
     fig = delta_sweep(
         df, f"δ-task, end of training ({where}; mean ± s.e.m., n = {n} seeds)", test_sigma
     )
-    _save(fig, [sweep_png] + [p for p in extra if Path(p).stem == "delta_sweep"])
+    _save(fig, [p for p in outputs if Path(p).stem == "delta_sweep"])
 
     deltas = sorted(df["delta"].unique())
     want = figures["training_delta"]
@@ -148,5 +140,6 @@ def draw_all(metrics_path, sweep_png, training_png, extra: list[str], figures: d
             f"config key 'figures.training_delta': {want!r} is not a swept δ; allowed: {deltas}"
         )
     sub = df[np.isclose(df["delta"], hit[0])]
-    fig = over_training(sub, f"δ-task over training (δ = {fmt_float(hit[0])}, {where})", test_sigma)
-    _save(fig, [training_png] + [p for p in extra if Path(p).stem == "over_training"])
+    title = f"δ-task over training (δ = {fmt_float(hit[0])}, {where}; n = {n} seeds)"
+    fig = over_training(sub, title, test_sigma)
+    _save(fig, [p for p in outputs if Path(p).stem == "over_training"])

@@ -1,0 +1,56 @@
+"""The paper's figures, one module per task family, from an experiment's aggregated tables.
+
+Each family module has ``draw(df, outputs, settings, evaluation)`` where ``df`` is the wide
+per-run frame of :func:`wide` (run-level metrics plus ``<metric>_<dichotomy>`` columns) and
+``outputs`` the paths of its figures (named as the family's ``figures`` in ``repgeom.tasks``)
+and ``evaluation`` the experiment's evaluation settings (for the noise levels in titles).
+Statistics are mean ± s.e.m. over seeds.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from ..storage import read_metadata  # noqa: E402
+
+COLORS = {"tanh": "#c0392b", "relu": "#2471a3"}
+
+
+def wide(metrics: pd.DataFrame, dichotomies: pd.DataFrame) -> pd.DataFrame:
+    """Run-level metrics with each per-dichotomy metric as a column ``<metric>_<dichotomy>``."""
+    keys = [c for c in dichotomies.columns if c not in ("dichotomy", "role")]
+    keys = [c for c in keys if c in metrics.columns]
+    values = [c for c in dichotomies.columns if c not in keys + ["dichotomy", "role"]]
+    piv = dichotomies.pivot_table(
+        index=keys, columns="dichotomy", values=values, aggfunc="first", dropna=False
+    )
+    piv.columns = [f"{m}_{d}" for m, d in piv.columns]
+    return metrics.merge(piv.reset_index(), on=keys, how="left")
+
+
+def mean_sem(df: pd.DataFrame, by: list[str], col: str) -> pd.DataFrame:
+    """Mean, s.e.m. (0 for a single seed) and n of ``col`` per group."""
+    g = df.groupby(by, observed=True)[col]
+    out = g.agg(["mean", "std", "count"]).reset_index()
+    out["sem"] = (out["std"] / np.sqrt(out["count"])).fillna(0)
+    return out
+
+
+def band(ax, x, m, s, label, color=None, ls="-"):
+    """A mean line (markers, line style ``ls``) with a ± s.e.m. band."""
+    line = ax.plot(x, m, marker="o", ls=ls, color=color, label=label, ms=3, lw=1.5)[0]
+    ax.fill_between(x, m - s, m + s, color=line.get_color(), alpha=0.2, lw=0)
+    return line
+
+
+def draw_experiment(family: str, metrics_path, dichotomies_path, outputs: list[str], settings):
+    """Draw the figures of one experiment of ``family`` into ``outputs``."""
+    df = wide(pd.read_parquet(metrics_path), pd.read_parquet(dichotomies_path))
+    evaluation = read_metadata(metrics_path)["config"]["evaluation"]
+    import_module(f"{__name__}.{family}").draw(df, outputs, settings, evaluation)

@@ -1,0 +1,99 @@
+"""Task families and their registry.
+
+A family is one module that defines its task class and registers a :class:`Family`: the axes it
+sweeps (with their JSON schema and path types), its fixed parameters, its paper defaults, how
+its axes expand into cells, and how a run's task configuration builds a :class:`Task`. Nothing
+outside the module lists a family's names: the configuration schema, the sweep, the trainer and
+the metrics all go through :func:`get_family` and the :class:`Task` interface.
+
+Importing this package imports NumPy but not torch: the Snakefile reads the registry on every
+parse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .base import (
+    STREAM_NOISY_TEST,
+    STREAM_NOISY_TRAIN,
+    STREAM_TEST,
+    STREAM_TRAIN,
+    Task,
+    data_rng,
+)
+
+#: path types of axis keys (the hive partition types of the run tree)
+KEY_TYPES = ("string", "int64", "float64")
+
+
+@dataclass(frozen=True)
+class Family:
+    """A registered task family.
+
+    ``keys``: the family's axis keys in path order, each with its type (``string``, ``int64``,
+    ``float64``). ``axes_schema``/``task_schema``: JSON schemas of an experiment's ``axes`` and
+    ``task`` sections (the keys shared by every family, such as ``n_train``, are added by the
+    configuration schema). ``defaults``: the experiment sections' defaults for this family (the
+    paper's settings), applied under the user's values. ``expand``: validated ``axes`` → the
+    cells, each a dict key → value (str, int or float). ``build``: a run's ``task`` config
+    (cell values and fixed parameters) → :class:`Task`. ``figures``: the names of the figures
+    drawn for an experiment of this family (by ``repgeom.figures.<family>``).
+    """
+
+    name: str
+    description: str
+    keys: dict[str, str]
+    axes_schema: dict
+    task_schema: dict
+    expand: Callable[[dict], list[dict]]
+    build: Callable[[dict], Task]
+    defaults: dict = field(default_factory=dict)
+    figures: tuple[str, ...] = ()
+
+
+FAMILIES: dict[str, Family] = {}
+
+
+def register(family: Family) -> Family:
+    if family.name in FAMILIES:
+        raise ValueError(f"task family {family.name!r} is registered twice")
+    bad = {k: t for k, t in family.keys.items() if t not in KEY_TYPES}
+    if bad:
+        raise ValueError(f"family {family.name!r}: key types {bad} not in {KEY_TYPES}")
+    FAMILIES[family.name] = family
+    return family
+
+
+def get_family(name: str) -> Family:
+    """Look a family up by name; the error lists the registered families."""
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise KeyError(
+            f"unknown task family {name!r}; allowed: {', '.join(sorted(FAMILIES))}"
+        ) from None
+
+
+def build_task(task_cfg: dict) -> Task:
+    """The task of one run from its resolved ``task`` configuration (with ``family``)."""
+    return get_family(task_cfg["family"]).build(task_cfg)
+
+
+# the families register themselves on import
+from . import alignment, delta  # noqa: E402, F401
+
+__all__ = [
+    "FAMILIES",
+    "Family",
+    "STREAM_NOISY_TEST",
+    "STREAM_NOISY_TRAIN",
+    "STREAM_TEST",
+    "STREAM_TRAIN",
+    "Task",
+    "build_task",
+    "data_rng",
+    "get_family",
+    "register",
+]
