@@ -39,9 +39,7 @@ def test_cells_and_runs():
     assert f == (
         "results/d/runs/arch=shallow/act=tanh/readout=uniform/sigma=0.1/delta=0.0/seed=2/metrics.parquet"
     )
-    assert sw.job_files(sw.blocks[0], "x")[0].endswith(
-        "/sigma={sigma}/delta={delta}/seed=0/x"
-    )
+    assert sw.job_files(sw.blocks[0], "x")[0].endswith("/sigma={sigma}/delta={delta}/seed=0/x")
 
 
 def test_packed_axes_share_a_job():

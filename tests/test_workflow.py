@@ -361,3 +361,41 @@ def test_delta_task_metrics_unchanged_since_recorded(done):
     pd.testing.assert_frame_equal(
         got[cols], want[cols], check_dtype=False, check_exact=False, rtol=0, atol=1e-6
     )
+
+
+def test_delta_task_metrics_unchanged_with_the_newton_solver(done, tmp_path):
+    """The same runs re-evaluated with the batched exact solver equal the values recorded
+    before the refactor with that solver."""
+    from repgeom.config import load_schema, validate
+    from repgeom.pipeline import evaluate_block
+
+    cfg = validate(
+        deep_merge(TINY, {"evaluation": {"decoder": {"solver": "newton"}}}),
+        load_schema(ROOT / "workflow/schemas/config.schema.yaml"),
+    )
+    weights = storage.run_files(done / DELTA, "weights.parquet")
+    out = [tmp_path / f"{i}" for i in range(len(weights))]
+    evaluate_block(
+        weights,
+        [f"{o}/metrics.parquet" for o in out],
+        [f"{o}/dichotomies.parquet" for o in out],
+        cfg["experiments"]["delta"]["evaluation"],
+    )
+    want = pd.read_csv(ROOT / "tests/data/e2_regression_newton.csv")
+    for w, o in zip(weights, out, strict=True):
+        run = storage.read_metadata(w)["config"]["run"]
+        rows = want[
+            (want["act"] == run["act"])
+            & np.isclose(want["delta"], float(run["delta"]))
+            & (want["seed"] == run["seed"])
+        ].reset_index(drop=True)
+        got = pd.read_parquet(o / "metrics.parquet")
+        dich = pd.read_parquet(o / "dichotomies.parquet")
+        for metric in DICHOTOMY_COLUMNS:
+            for name, sub in dich.groupby("dichotomy"):
+                got[f"{metric}_{name}"] = sub[metric].to_numpy()
+        cols = [c for c in rows.columns if c in got.columns and c not in ("stop_epoch",)]
+        assert len(cols) >= 28
+        pd.testing.assert_frame_equal(
+            got[cols], rows[cols], check_dtype=False, check_exact=False, rtol=0, atol=1e-6
+        )

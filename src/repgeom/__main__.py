@@ -21,12 +21,34 @@ def _fmt(values: pd.Series) -> str:
     return f"{values.mean():.3f} ± {values.std() / len(values) ** 0.5:.3f}"
 
 
+#: (column, short name) of the headline's metrics
+SHOWN = (("target_alignment", "TA"), ("input_alignment", "IA"), ("ccgp_targets", "CCGP_T"))
+
+
+def with_target_ccgp(df: pd.DataFrame, dichotomies: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with ``ccgp_targets``: each run's mean CCGP (proper splits) over its trained
+    dichotomies that are also latent variables (the disentanglement measure), where it has any."""
+    trained = dichotomies[dichotomies["role"] == "target, latent"]
+    if trained.empty:
+        return df
+    keys = [c for c in df.columns if c in trained.columns and c not in ("dichotomy", "role")]
+    keys = [k for k in keys if k in dichotomies.columns and k not in ("ccgp_proper",)]
+    keys = [k for k in keys if k not in ("ps", "ccgp", "decoding", "decoding_noisy")]
+    mean = trained.groupby(keys, observed=True)["ccgp_proper"].mean().rename("ccgp_targets")
+    return df.merge(mean.reset_index(), on=keys, how="left")
+
+
 def headline_table(df: pd.DataFrame, key_types: dict[str, str]) -> pd.DataFrame:
-    """Final-epoch target (TA) and input (IA) alignment per cell, mean ± s.e.m. over seeds.
+    """Final-epoch target (TA) and input (IA) alignment per cell, mean ± s.e.m. over seeds, and
+    CCGP_T (proper splits, mean over trained latent bits) where :func:`with_target_ccgp` added it.
 
     Keys that take one value are left out; the task's own alignment is shown as ``task c``.
     """
-    final = df[df["epoch"] == df.groupby("seed")["epoch"].transform("max")]
+    run_keys = [k for k in key_types if k != "seed"]
+    final = df[
+        df["epoch"] == df.groupby([*run_keys, "seed"], observed=True)["epoch"].transform("max")
+    ]
+    shown = [(c, s) for c, s in SHOWN if c in final.columns]
     keys = [k for k in key_types if k not in ("seed", "act") and final[k].nunique() > 1]
     acts = list(dict.fromkeys(final["act"]))
     wide = len(acts) <= WIDE_ACTIVATIONS
@@ -40,22 +62,17 @@ def headline_table(df: pd.DataFrame, key_types: dict[str, str]) -> pd.DataFrame:
         if wide:
             row = dict(base)
             for act, sub in groups:
-                row[f"{act} TA"], row[f"{act} IA"] = (
-                    _fmt(sub["target_alignment"]),
-                    _fmt(sub["input_alignment"]),
-                )
+                for col, short in shown:
+                    row[f"{act} {short}"] = _fmt(sub[col])
             row["n"] = min(len(sub) for _, sub in groups)
             rows.append(row)
         else:
             for act, sub in groups:
                 rows.append(
                     base
-                    | {
-                        "act": act,
-                        "TA": _fmt(sub["target_alignment"]),
-                        "IA": _fmt(sub["input_alignment"]),
-                        "n": len(sub),
-                    }
+                    | {"act": act}
+                    | {short: _fmt(sub[col]) for col, short in shown}
+                    | {"n": len(sub)}
                 )
     return pd.DataFrame(rows)
 
@@ -66,9 +83,9 @@ def _training_time(experiment_dir: Path) -> tuple[int, int, float]:
 
     weights = storage.run_files(experiment_dir, "weights.parquet")
     seen, train_s = set(), 0.0
-    for f in weights:  # batches share one wall time: count each batch once
+    for f in weights:  # the runs of a batch share one wall time: count each batch once
         out = storage.read_metadata(f)["training_outcome"]
-        key = (Path(f).parent.parent, out["train_wall_s"])
+        key = out["batch_id"]
         if key not in seen:
             seen.add(key)
             train_s += out["train_wall_s"]
@@ -84,14 +101,23 @@ def headline(results: Path) -> str:
         meta = storage.read_metadata(agg)
         family = meta["config"]["family"]
         n, batches, train_s = _training_time(agg.parent)
-        table = headline_table(pd.read_parquet(agg), meta["key_types"])
+        runs = with_target_ccgp(
+            pd.read_parquet(agg), pd.read_parquet(agg.parent / "dichotomies.parquet")
+        )
+        table = headline_table(runs, meta["key_types"])
         parts.append(
             "\n".join(
                 [
                     f"== {meta['experiment']} ({family}): {n} runs in {batches} training batches; "
                     f"summed training time {train_s:.1f} s",
-                    "Final-epoch alignment, mean ± s.e.m. over seeds "
-                    "(TA: target, IA: input; task c: the task's own input–target alignment):",
+                    "Final epoch, mean ± s.e.m. over seeds. TA, IA: target and input alignment; "
+                    "task c: the task's own input–target alignment"
+                    + (
+                        "; CCGP_T: CCGP (proper splits) of the trained bits"
+                        if "ccgp_targets" in runs.columns
+                        else ""
+                    )
+                    + ":",
                     table.to_string(index=False),
                 ]
             )

@@ -10,6 +10,7 @@ import dataclasses
 import logging
 import os
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -168,6 +169,7 @@ def train_block(
         "trained in %.1fs; converged %d/%d", result.wall_s, result.converged.sum(), len(run_cfgs)
     )
     epochs = list(result.snapshots)
+    batch_id = uuid.uuid4().hex  # the runs trained together share it (and their wall time)
     prov = storage.provenance(dev)
     versions = storage.package_versions()
     for r, cfg in enumerate(run_cfgs):
@@ -176,6 +178,7 @@ def train_block(
             "converged": bool(result.converged[r]),
             "stopping_rule": STOPPING_RULE,
             "batch_runs": len(run_cfgs),
+            "batch_id": batch_id,
             "train_wall_s": result.wall_s,
         }
         meta = {
