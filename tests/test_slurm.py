@@ -41,16 +41,27 @@ needs_managed = pytest.mark.skipif(
 )
 
 CONFIG = {
-    "sweep": {"seeds": [0, 1], "deltas": [0.5], "sigmas": [0.1], "activations": ["tanh", "relu"]},
-    "task": {"dim": 12, "n_train": 200, "n_test": 100},
+    "experiments": {
+        "delta": {
+            "family": "delta",
+            "seeds": [0, 1],
+            "activations": ["tanh", "relu"],
+            "axes": {"delta": [0.5], "sigma": [0.1]},
+            "task": {"dim": 12, "n_train": 200, "n_test": 100},
+            "training": {"epochs": 10},
+        }
+    },
     "model": {"width": 8},
-    "training": {"epochs": 10, "runs_per_job": 2, "snapshots": {"count": 3}},
+    "training": {"runs_per_job": 2, "snapshots": {"count": 3}},
     "resources": {
         "train": {"runtime": 10, "mem_mb": 500, "gpus": 1},
         "evaluate": {"runtime": 10, "mem_mb": 500},
     },
     "figures": {"formats": ["png"]},
 }
+
+
+RESULTS = "results/delta"
 
 
 def cluster(*args):
@@ -100,11 +111,11 @@ def test_end_to_end_through_slurm(workdir):
     proc = run_slurm(workdir)
     assert proc.returncode == 0, proc.text[-5000:]
     print(f"\nreal-SLURM end to end: {proc.wall_s:.1f} s")
-    train_calls = [c for c in sbatch_calls(proc.text) if "rule_train_" in c or "train_block" in c]
+    train_calls = [c for c in sbatch_calls(proc.text) if "rule_train_" in c]
     assert len(train_calls) == 2, sbatch_calls(proc.text)
     print("sbatch request of a training job:", train_calls[0])
     assert "--gpus=1" in train_calls[0]
-    weights = storage.run_files(workdir / "results", "weights.parquet")
+    weights = storage.run_files(workdir / RESULTS, "weights.parquet")
     assert len(weights) == 4
     job_ids = set()
     for f in weights:
@@ -114,10 +125,10 @@ def test_end_to_end_through_slurm(workdir):
         assert prov["cuda_visible_devices"] and prov["device"] == "cpu"
         job_ids.add(prov["slurm_job_id"])
     assert len(job_ids) == 2  # one SLURM job per block of 2 runs
-    log = next((workdir / "results/logs/train").iterdir()).read_text()
+    log = next((workdir / RESULTS / "logs/train").iterdir()).read_text()
     assert "allotted but torch" in log and "epoch 10/10" in log
-    assert (workdir / "results/summary.parquet").exists()
-    assert (workdir / "results/figures/delta_sweep.png").exists()
+    assert (workdir / RESULTS / "summary.parquet").exists()
+    assert (workdir / RESULTS / "figures/delta_sweep.png").exists()
 
     again = run_slurm(workdir)
     assert again.returncode == 0 and sbatch_calls(again.text) == []
@@ -127,18 +138,18 @@ def test_end_to_end_through_slurm(workdir):
 def test_failed_job_is_reported_kept_and_rerun_alone(workdir):
     proc = run_slurm(workdir, env={"REPGEOM_FAIL_IF": "act=relu"})
     assert proc.returncode != 0
-    assert "Error in rule train_block0" in proc.text
-    failed_log = next((workdir / "results/logs/train").glob("*act=relu*")).read_text()
+    assert "Error in rule train_delta_block0" in proc.text
+    failed_log = next((workdir / RESULTS / "logs/train").glob("*act=relu*")).read_text()
     assert "failure injected by REPGEOM_FAIL_IF=act=relu" in failed_log
     slurm_logs = list((workdir / ".snakemake/slurm_logs").rglob("*.log"))
     assert any("failure injected" in p.read_text(errors="replace") for p in slurm_logs)
     # the tanh runs finished despite the failure (keep-going)
-    assert len(storage.run_files(workdir / "results", "metrics.parquet")) == 2
+    assert len(storage.run_files(workdir / RESULTS, "metrics.parquet")) == 2
 
     fixed = run_slurm(workdir)
     assert fixed.returncode == 0, fixed.text[-5000:]
     calls = sbatch_calls(fixed.text)
-    assert len([c for c in calls if "train_block" in c]) == 1  # only the failed cell retrains
+    assert len([c for c in calls if "rule_train_" in c]) == 1  # only the failed cell retrains
 
 
 @needs_managed
@@ -148,7 +159,7 @@ def test_squeue_status_without_accounting(workdir):
         assert subprocess.run(["sacct"], capture_output=True).returncode != 0
         proc = run_slurm(workdir, "--slurm-status-command", "squeue", timeout=400)
         assert proc.returncode == 0, proc.text[-5000:]
-        assert len(storage.run_files(workdir / "results", "metrics.parquet")) == 4
+        assert len(storage.run_files(workdir / RESULTS, "metrics.parquet")) == 4
     finally:
         cluster("start")
 

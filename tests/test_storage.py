@@ -118,3 +118,19 @@ def test_open_runs_infers_types_without_an_aggregate(tmp_path):
 def test_open_runs_without_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="no metrics.parquet"):
         storage.open_runs(tmp_path)
+
+
+def test_manifest_detects_missing_and_altered_files(tmp_path):
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    for f in (a, b):
+        storage.write_parquet(pa.table({"x": [1.0, 2.0]}), f, {})
+    manifest = tmp_path / "jobs/block0.train.json"
+    storage.write_manifest(manifest, [str(a), str(b)])
+    assert storage.verified_files(manifest) == [str(a), str(b)]
+    assert not list(manifest.parent.glob(".*tmp*"))  # written atomically
+    b.write_bytes(b.read_bytes()[:-10])  # truncated after it was written
+    with pytest.raises(storage.ManifestError, match=f"{b} was changed after it was written"):
+        storage.verified_files(manifest)
+    b.unlink()
+    with pytest.raises(storage.ManifestError, match=f"{b} is missing.*delete {manifest}"):
+        storage.verified_files(manifest)

@@ -39,16 +39,23 @@ def test_cells_and_runs():
     assert f == (
         "results/d/runs/arch=shallow/act=tanh/readout=uniform/sigma=0.1/delta=0.0/seed=2/metrics.parquet"
     )
-    assert sw.job_files(sw.blocks[0], "x")[0].endswith("/sigma={sigma}/delta={delta}/seed=0/x")
+    assert sw.manifest(sw.blocks[0], "train") == (
+        "results/d/jobs/arch={arch}/act={act}/readout={readout}/sigma={sigma}/delta={delta}/"
+        "block0.train.json"
+    )
+    assert len(sw.all_manifests("evaluate")) == 2 * 2 * 2  # job cells × blocks
 
 
 def test_packed_axes_share_a_job():
     sw = sweep(seeds=2, axes={"delta": [0, 0.5, 1]}, training={"pack_axes": ["delta"]})
     assert sw.job_keys == ["arch", "act", "readout", "sigma"]
     assert sw.packed_combos == [{"delta": "0.0"}, {"delta": "0.5"}, {"delta": "1.0"}]
-    files = sw.job_files(sw.blocks[0], "w")
-    assert len(files) == 3 * 2 and "/delta=0.5/seed=1/w" in files[3]
     wild = {"arch": "shallow", "act": "relu", "readout": "uniform", "sigma": "0.1"}
+    files = sw.job_run_files(wild, sw.blocks[0], "w")
+    assert len(files) == 3 * 2 and files[3].endswith(
+        "/act=relu/readout=uniform/sigma=0.1/delta=0.5/seed=1/w"
+    )
+    assert "{" not in sw.manifest(sw.blocks[0], "train", wild)
     runs = sw.block_configs(wild, sw.blocks[0])
     assert [(r["task"]["delta"], r["run"]["seed"]) for r in runs] == [
         (0.0, 0),

@@ -25,15 +25,15 @@ def _fmt(values: pd.Series) -> str:
 SHOWN = (("target_alignment", "TA"), ("input_alignment", "IA"), ("ccgp_targets", "CCGP_T"))
 
 
-def with_target_ccgp(df: pd.DataFrame, dichotomies: pd.DataFrame) -> pd.DataFrame:
+def with_target_ccgp(
+    df: pd.DataFrame, dichotomies: pd.DataFrame, key_types: dict[str, str]
+) -> pd.DataFrame:
     """``df`` with ``ccgp_targets``: each run's mean CCGP (proper splits) over its trained
     dichotomies that are also latent variables (the disentanglement measure), where it has any."""
     trained = dichotomies[dichotomies["role"] == "target, latent"]
     if trained.empty:
         return df
-    keys = [c for c in df.columns if c in trained.columns and c not in ("dichotomy", "role")]
-    keys = [k for k in keys if k in dichotomies.columns and k not in ("ccgp_proper",)]
-    keys = [k for k in keys if k not in ("ps", "ccgp", "decoding", "decoding_noisy")]
+    keys = [*key_types, "epoch"]
     mean = trained.groupby(keys, observed=True)["ccgp_proper"].mean().rename("ccgp_targets")
     return df.merge(mean.reset_index(), on=keys, how="left")
 
@@ -85,7 +85,10 @@ def _training_time(experiment_dir: Path) -> tuple[int, int, float]:
     seen, train_s = set(), 0.0
     for f in weights:  # the runs of a batch share one wall time: count each batch once
         out = storage.read_metadata(f)["training_outcome"]
-        key = out["batch_id"]
+        key = out.get("batch_id") or (
+            Path(f).parent.parent,
+            out["train_wall_s"],
+        )  # files from before batch ids
         if key not in seen:
             seen.add(key)
             train_s += out["train_wall_s"]
@@ -102,7 +105,9 @@ def headline(results: Path) -> str:
         family = meta["config"]["family"]
         n, batches, train_s = _training_time(agg.parent)
         runs = with_target_ccgp(
-            pd.read_parquet(agg), pd.read_parquet(agg.parent / "dichotomies.parquet")
+            pd.read_parquet(agg),
+            pd.read_parquet(agg.parent / "dichotomies.parquet"),
+            meta["key_types"],
         )
         table = headline_table(runs, meta["key_types"])
         parts.append(

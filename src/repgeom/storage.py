@@ -12,6 +12,7 @@ Layout (hive partitions, see docs/data_dictionary.md), one tree per experiment::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -74,6 +75,57 @@ def read_metadata(path: str | Path) -> dict:
         for k, v in kv.items()
         if k.decode().startswith(META_PREFIX)
     }
+
+
+# --------------------------------------------------------------------------- job manifests
+
+
+class ManifestError(RuntimeError):
+    """A file listed in a job's manifest is missing or differs from what the job wrote."""
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, hex."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_manifest(path: str | Path, files: list[str]) -> None:
+    """Record, atomically, that a job wrote ``files`` completely: each path (as given) with its
+    size in bytes and SHA-256. Snakemake tracks jobs by these manifests."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entries = {str(f): {"bytes": Path(f).stat().st_size, "sha256": file_digest(f)} for f in files}
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps({"schema_version": SCHEMA_VERSION, "files": entries}, indent=1))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def verified_files(manifest: str | Path) -> list[str]:
+    """The files a job's manifest lists, after checking that each still exists with the size
+    and SHA-256 recorded; raises ManifestError naming the file and how to regenerate it."""
+    entries = json.loads(Path(manifest).read_text())["files"]
+    for f, want in entries.items():
+        p = Path(f)
+        problem = (
+            "is missing"
+            if not p.exists()
+            else "was changed after it was written"
+            if p.stat().st_size != want["bytes"] or file_digest(p) != want["sha256"]
+            else None
+        )
+        if problem:
+            raise ManifestError(
+                f"{f} {problem} (listed in {manifest}); delete {manifest} and run the workflow "
+                "again to regenerate it"
+            )
+    return list(entries)
 
 
 # --------------------------------------------------------------------------- weights

@@ -179,20 +179,38 @@ class Experiment:
     def cell_dir(self, cell: dict) -> str:
         return "/".join([self.root + "/runs"] + [f"{k}={cell[k]}" for k in self.key_types])
 
-    def job_files(self, block: Block, name: str) -> list[str]:
-        """The per-run files of one training job of ``block``: every packed combination and
-        seed, with the job keys as Snakemake wildcards (each confined to one path segment by
-        :meth:`Sweep.wildcard_constraints`)."""
-        wild = {k: "{" + k + "}" for k in self.job_keys}
-        return [
-            f"{self.cell_dir(wild | combo)}/seed={seed}/{name}"
-            for combo in self.packed_combos
-            for seed in block.seeds
-        ]
+    def job_cells(self) -> list[dict]:
+        """The distinct values of the job keys: one training job per job cell and block."""
+        return list(
+            {
+                tuple(c[k] for k in self.job_keys): {k: c[k] for k in self.job_keys}
+                for c in self.cells
+            }.values()
+        )
+
+    def manifest(self, block: Block, stage: str, job: dict | None = None) -> str:
+        """The manifest a ``stage`` (train, evaluate) job writes once all its runs' files are
+        complete: the file Snakemake tracks. Wildcards for the job keys unless ``job`` gives
+        their values."""
+        job = job or {k: "{" + k + "}" for k in self.job_keys}
+        keys = "/".join(f"{k}={job[k]}" for k in self.job_keys)
+        return f"{self.root}/jobs/{keys}/{block.name}.{stage}.json"
+
+    def all_manifests(self, stage: str) -> list[str]:
+        return [self.manifest(b, stage, j) for j in self.job_cells() for b in self.blocks]
 
     def job_tag(self) -> str:
         """A training job as one flat name with wildcards (for log files)."""
-        return "_".join(f"{k}={{{k}}}" for k in self.job_keys) or "all"
+        return "_".join(f"{k}={{{k}}}" for k in self.job_keys)
+
+    def job_run_files(self, wildcards, block: Block, name: str) -> list[str]:
+        """The per-run files ``name`` of one job, in the order of :meth:`block_configs`."""
+        job = {k: wildcards[k] for k in self.job_keys}
+        return [
+            self.run_file(job | combo, seed, name)
+            for combo in self.packed_combos
+            for seed in block.seeds
+        ]
 
     def run_file(self, cell: dict, seed: int, name: str) -> str:
         return f"{self.cell_dir(cell)}/seed={seed}/{name}"
@@ -239,7 +257,7 @@ class Experiment:
         }
 
     def block_configs(self, wildcards, block: Block) -> list[dict]:
-        """The run configurations of one training job, in the order of :meth:`job_files`."""
+        """The run configurations of one training job, in the order of :meth:`job_run_files`."""
         job = {k: wildcards[k] for k in self.job_keys}
         return [
             self.run_config(job | combo, s) for combo in self.packed_combos for s in block.seeds

@@ -6,8 +6,7 @@ for _exp in EXPERIMENTS:
         name:
             f"aggregate_{_exp.name}"
         input:
-            metrics=_exp.all_run_files("metrics.parquet"),
-            dichotomies=_exp.all_run_files("dichotomies.parquet"),
+            _exp.all_manifests("evaluate"),
         output:
             metrics=f"{_exp.root}/metrics.parquet",
             dichotomies=f"{_exp.root}/dichotomies.parquet",

@@ -28,10 +28,9 @@ wildcard_constraints:
     **SWEEP.wildcard_constraints(),
 
 
-def block_files(exp, block, name):
-    """Per-run files of one training job of ``block`` of ``exp``, with the job's wildcards
-    left open."""
-    return exp.job_files(block, name)
+def run_files(exp, block, name):
+    """Params function: the per-run files ``name`` of a job of ``block`` of ``exp``."""
+    return lambda wildcards: exp.job_run_files(wildcards, block, name)
 
 
 def block_configs(exp, block):

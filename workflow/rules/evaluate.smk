@@ -1,4 +1,4 @@
-# Metrics from weight snapshots, one job per training block: changing an evaluation setting
+# Metrics from weight snapshots, one job per training job: changing an evaluation setting
 # re-runs these jobs and never the training.
 for _exp in EXPERIMENTS:
     for _block in _exp.blocks:
@@ -7,10 +7,9 @@ for _exp in EXPERIMENTS:
             name:
                 f"evaluate_{_exp.name}_{_block.name}"
             input:
-                block_files(_exp, _block, "weights.parquet"),
+                _exp.manifest(_block, "train"),
             output:
-                metrics=block_files(_exp, _block, "metrics.parquet"),
-                dichotomies=block_files(_exp, _block, "dichotomies.parquet"),
+                _exp.manifest(_block, "evaluate"),
             log:
                 f"{_exp.root}/logs/evaluate/{_exp.job_tag()}_{_block.name}.log",
             threads: _exp.cfg["training"]["threads"]
@@ -18,5 +17,8 @@ for _exp in EXPERIMENTS:
                 **job_resources("evaluate"),
             params:
                 evaluation=_exp.cfg["evaluation"],
+                weights=run_files(_exp, _block, "weights.parquet"),
+                metrics=run_files(_exp, _block, "metrics.parquet"),
+                dichotomies=run_files(_exp, _block, "dichotomies.parquet"),
             script:
                 "../scripts/evaluate.py"

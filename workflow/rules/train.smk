@@ -1,7 +1,8 @@
-# One job trains one block of seeds of one cell as a single vectorised model. Rules are made
-# per experiment and block because a block's per-run outputs differ by their seed folders.
-# Execution-only settings (device, progress interval) are read from the config by the script,
-# not passed as params, so that changing them never retrains.
+# One job trains one block of seeds of one job cell (a cell, or the cells that differ only in
+# packed axes) as a single vectorised model and writes each run's files. Snakemake tracks the
+# job by its manifest, written once every run's files are complete: planning then scales with
+# the number of jobs, not of per-run files. Execution-only settings (device, progress interval)
+# are read from the config by the script, not passed as params, so changing them never retrains.
 for _exp in EXPERIMENTS:
     for _block in _exp.blocks:
 
@@ -9,8 +10,7 @@ for _exp in EXPERIMENTS:
             name:
                 f"train_{_exp.name}_{_block.name}"
             output:
-                weights=block_files(_exp, _block, "weights.parquet"),
-                loss=block_files(_exp, _block, "loss.parquet"),
+                _exp.manifest(_block, "train"),
             log:
                 f"{_exp.root}/logs/train/{_exp.job_tag()}_{_block.name}.log",
             threads: _exp.cfg["training"]["threads"]
@@ -18,5 +18,7 @@ for _exp in EXPERIMENTS:
                 **job_resources("train"),
             params:
                 runs=block_configs(_exp, _block),
+                weights=run_files(_exp, _block, "weights.parquet"),
+                loss=run_files(_exp, _block, "loss.parquet"),
             script:
                 "../scripts/train.py"

@@ -1,8 +1,10 @@
-"""Snakemake script: train one block of runs (see repgeom.pipeline.train_block)."""
+"""Snakemake script: train one job's runs (see repgeom.pipeline.train_block), then write the
+job's manifest."""
 
 import torch
 
 from repgeom.pipeline import log_to, train_block
+from repgeom.storage import write_manifest
 
 runs = snakemake.params.runs
 training = snakemake.config["experiments"][runs[0]["experiment"]]["training"]
@@ -10,8 +12,9 @@ with log_to(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
     train_block(
         runs,
-        list(snakemake.output.weights),
-        list(snakemake.output.loss),
+        snakemake.params.weights,
+        snakemake.params.loss,
         device=training["device"],
         progress_every_s=training["progress_every_s"],
     )
+    write_manifest(snakemake.output[0], snakemake.params.weights + snakemake.params.loss)
