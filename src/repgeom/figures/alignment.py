@@ -85,6 +85,21 @@ def _n(df: pd.DataFrame, by: list[str]) -> int:
     return int(df.groupby(by, observed=True).size().min())
 
 
+def _against_c(ax, sub: pd.DataFrame, col: str, colors: dict) -> None:
+    """One line per activation: ``col`` against the task alignment, mean ± s.e.m. over runs."""
+    for act, a in sub.groupby("act", observed=True, sort=False):
+        st = mean_sem(a, ["task_alignment"], col)
+        band(ax, st["task_alignment"], st["mean"], st["sem"], act, colors[act])
+
+
+def _finish(fig, axes, df: pd.DataFrame, title: str):
+    """Legend in the first panel; the title closes with the statistics and n."""
+    axes[0, 0].legend(frameon=False, fontsize=7)
+    n = _n(df, ["act", *GROUP, "align"])
+    fig.suptitle(f"{title}; mean ± s.e.m., n = {n} runs per point)", fontsize=9)
+    return fig
+
+
 def alignment_sweep(df: pd.DataFrame, colors: dict, where: str):
     groups = _groups(df)
     fig, axes = plt.subplots(
@@ -95,9 +110,7 @@ def alignment_sweep(df: pd.DataFrame, colors: dict, where: str):
         for ax, col, name in zip(
             row, ("target_alignment", "input_alignment"), ("Target", "Input"), strict=True
         ):
-            for act, a in sub.groupby("act", observed=True, sort=False):
-                st = mean_sem(a, ["task_alignment"], col)
-                band(ax, st["task_alignment"], st["mean"], st["sem"], act, colors[act])
+            _against_c(ax, sub, col, colors)
             if col == "target_alignment":
                 ax.plot(cs, cs, "k--", lw=1, label="task CKA(Kx, Ky) = c")
             ax.set(
@@ -107,13 +120,7 @@ def alignment_sweep(df: pd.DataFrame, colors: dict, where: str):
                 ylim=(0, 1.02),
             )
             ax.grid(alpha=0.3)
-    axes[0, 0].legend(frameon=False, fontsize=7)
-    n = _n(df, ["act", *GROUP, "align"])
-    fig.suptitle(
-        f"Alignment tasks, end of training ({where}; mean ± s.e.m., n = {n} runs per point)",
-        fontsize=9,
-    )
-    return fig
+    return _finish(fig, axes, df, f"Alignment tasks, end of training ({where}")
 
 
 def alignment_plane(df: pd.DataFrame, colors: dict, where: str):
@@ -185,22 +192,14 @@ def disentanglement(df: pd.DataFrame, colors: dict, where: str, ccgp_where: str 
             ((-1.02, 1.02), (0, 1.02)),
             strict=True,
         ):
-            for act, a in sub.groupby("act", observed=True, sort=False):
-                st = mean_sem(a, ["task_alignment"], col)
-                band(ax, st["task_alignment"], st["mean"], st["sem"], act, colors[act])
+            _against_c(ax, sub, col, colors)
             ax.set(
                 title=f"{name}\n{what}; {_label(key)}",
                 xlabel="task alignment c",
                 ylim=ylim,
             )
             ax.grid(alpha=0.3)
-    axes[0, 0].legend(frameon=False, fontsize=7)
-    n = _n(df, ["act", *GROUP, "align"])
-    fig.suptitle(
-        f"Trained target bits, end of training ({where}; mean ± s.e.m., n = {n} runs per point)",
-        fontsize=9,
-    )
-    return fig
+    return _finish(fig, axes, df, f"Trained target bits, end of training ({where}")
 
 
 def ablation(df: pd.DataFrame, colors: dict, where: str):
