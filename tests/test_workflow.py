@@ -299,7 +299,8 @@ def test_bad_config_stops_before_any_job(done, change, needles):
 def test_report(done):
     snakemake(done, "--report", "report.html")
     html = (done / "report.html").read_text(errors="replace")
-    assert "delta_sweep.png" in html
+    for name in ("delta_sweep.png", "alignment_sweep.png", "disentanglement.png", "ablation.png"):
+        assert name in html, name
 
 
 def test_headline_command(done):
