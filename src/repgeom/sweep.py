@@ -215,9 +215,6 @@ class Experiment:
     def run_file(self, cell: dict, seed: int, name: str) -> str:
         return f"{self.cell_dir(cell)}/seed={seed}/{name}"
 
-    def all_run_files(self, name: str) -> list[str]:
-        return [self.run_file(c, s, name) for c in self.cells for s in self.seeds]
-
     # -- resolved run configuration ------------------------------------------------------
     @cached_property
     def _extra_by_cell(self) -> dict[tuple, dict]:
