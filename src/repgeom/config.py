@@ -140,8 +140,6 @@ def _describe(error: jsonschema.ValidationError, prefix: tuple = ()) -> str:
         msg = f"{error.instance!r} is not valid: " + "; or ".join(
             s.get("description", str(s)) for s in error.validator_value
         )
-    elif error.validator == "const" and error.absolute_path and error.absolute_path[-1] == "family":
-        msg = f"{error.instance!r} is not a task family"
     return f"config key '{_key(error, prefix)}': {msg}"
 
 

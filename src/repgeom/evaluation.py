@@ -161,14 +161,16 @@ def evaluate_run(
     params: dict[str, np.ndarray],
     settings: EvalSettings,
     device: str | torch.device = "cpu",
+    task: Task | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[tuple[str, str], np.ndarray]]:
     """All metrics of one run at each snapshot.
 
-    params: name → (S, ...) snapshot arrays of one run; ``device`` runs the batched decoders.
+    params: name → (S, ...) snapshot arrays of one run; ``device`` runs the batched decoders;
+    ``task`` is the run's task when the caller has built it already.
     Returns (run-level column → (S,), (dichotomy, metric) → (S,)).
     """
     task_cfg = run_cfg["task"]
-    task = build_task(task_cfg)
+    task = task or build_task(task_cfg)
     act = get_activation(run_cfg["model"]["activation"])
     data = make_datasets(task_cfg, settings.test_sigma, task)
     uniq, inverse = _unique_snapshots(params)

@@ -209,8 +209,8 @@ def evaluate_block(
         t0 = time.perf_counter()
         meta = storage.read_metadata(src)
         epochs, params = storage.read_weights(src)
-        run, dich = evaluate_run(meta["config"], params, settings)
         task = build_task(meta["config"]["task"])
+        run, dich = evaluate_run(meta["config"], params, settings, task=task)
         outcome = meta["training_outcome"]
         S = len(epochs)
         table = pa.table(
