@@ -275,6 +275,8 @@ def test_incremental_reruns(done, change, expected):
             ["experiments.delta.axes.delta", "non-empty"],
         ),
         ({"bogus": 1}, ["'bogus' was unexpected", "allowed keys"]),
+        ({"training": {"lr": float("nan")}}, ["'training.lr'", "finite"]),
+        ({"results_dir": "/"}, ["'results_dir'", "file-system root"]),
         (
             {"figures": {"training_delta": 0.7}},
             ["experiments.delta.figures.training_delta", "allowed: 0.0, 0.5"],

@@ -14,6 +14,8 @@ on every parse.
 from __future__ import annotations
 
 import copy
+import math
+import os
 import re
 from pathlib import Path
 
@@ -185,7 +187,49 @@ def resolve_experiment(name: str, raw: dict, shared: dict, schema: dict) -> tupl
 
 
 def _key_of(path: tuple) -> str:
-    return ".".join(str(p) for p in path)
+    return "".join(
+        f"[{p}]" if isinstance(p, int) else ("." if i else "") + str(p) for i, p in enumerate(path)
+    )
+
+
+def nonfinite_keys(node, path: tuple = ()) -> list[str]:
+    """Keys whose value is NaN or ±infinity, e.g. ``training.lr`` or ``axes.delta[0]``.
+
+    JSON Schema's bounds let NaN through (every comparison with it is false), and a NaN
+    learning rate trains to NaN weights; no setting of this workflow is meaningful as one.
+    """
+    if isinstance(node, float) and not math.isfinite(node):
+        return [_key_of(path)]
+    if isinstance(node, dict):
+        return [k for key, v in node.items() for k in nonfinite_keys(v, (*path, key))]
+    if isinstance(node, list):
+        return [k for i, v in enumerate(node) for k in nonfinite_keys(v, (*path, i))]
+    return []
+
+
+def results_dir_problem(path: str) -> str | None:
+    """Why ``path`` cannot hold results (None if it can).
+
+    Refused: the empty string, the file-system root (what ``$UNSET/`` expands to), the working
+    directory itself (experiment folders would mix with the project's own) and an existing
+    file. ``~`` is expanded by :func:`normalise_results_dir` before this check.
+    """
+    if not path.strip():
+        return "is empty; give a folder such as 'results'"
+    resolved = Path(path).resolve()
+    if resolved == Path(resolved.anchor):
+        return f"{path!r} is the file-system root; give a folder of its own such as 'results'"
+    if resolved == Path.cwd().resolve():
+        return f"{path!r} is the working directory itself; give a folder of its own"
+    if resolved.exists() and not resolved.is_dir():
+        return f"{path!r} is an existing file, not a folder"
+    return None
+
+
+def normalise_results_dir(path: str) -> str:
+    """``~`` expanded and trailing slashes dropped (Snakemake would create a literal ``~``)."""
+    path = os.path.expanduser(path)
+    return path.rstrip("/") or path
 
 
 def validate(config: dict, schema: dict) -> dict:
@@ -203,10 +247,20 @@ def validate(config: dict, schema: dict) -> dict:
     if moved:
         raise ConfigError("invalid configuration:\n" + "\n".join("  - " + m for m in moved))
     cfg = coerce_numbers(copy.deepcopy(raw), schema)
+    errors = [
+        f"config key '{k}': must be a finite number, not NaN or infinity"
+        for k in nonfinite_keys(cfg)
+    ]
+    if errors:
+        raise ConfigError("invalid configuration:\n" + "\n".join("  - " + e for e in errors))
     errors = _errors(cfg, schema)
     shared = copy.deepcopy(cfg)
     fill_defaults(cfg, schema)
     errors = errors or _errors(cfg, schema)
+    if not errors:
+        cfg["results_dir"] = normalise_results_dir(cfg["results_dir"])
+        problem = results_dir_problem(cfg["results_dir"])
+        errors += [f"config key 'results_dir': {problem}"] if problem else []
     if not errors:
         for name, exp in cfg["experiments"].items():
             resolved, problems = resolve_experiment(name, exp, shared, schema)

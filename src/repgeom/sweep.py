@@ -261,6 +261,25 @@ class Experiment:
         ]
 
     # -- figure settings -------------------------------------------------------------------
+    def size_errors(self) -> list[str]:
+        """An experiment too large to plan, or a value spelled too long for a folder name."""
+        where = f"config key 'experiments.{self.name}"
+        if self.n_runs > MAX_RUNS:
+            return [
+                f"{where}': {self.n_runs} runs (seeds × activations × the axes); at most "
+                f"{MAX_RUNS} per experiment, split it into several experiments"
+            ]
+        long = sorted(
+            {
+                f"{where}.{_SHARED_AXES.get(k, 'axes.' + k)}': the value spelled {v[:24]}… needs {len(v)} characters in "
+                f"folder names (at most {MAX_SEGMENT - len(k) - 1}); round it"
+                for c in self.cells
+                for k, v in c.items()
+                if len(k) + 1 + len(v) > MAX_SEGMENT
+            }
+        )
+        return long
+
     def figure_errors(self) -> list[str]:
         """Figure settings that name values the sweep does not have (checked at parse time,
         so a typo stops the workflow before training rather than at the figures job)."""
@@ -280,6 +299,13 @@ class Experiment:
                     f"sweep; allowed: {', '.join(allowed)} (or null)"
                 )
         return errors
+
+
+#: at most this many runs per experiment (a typo such as seeds: 1000000 stops here, not in a
+#: scheduler flooded with jobs)
+MAX_RUNS = 1_000_000
+#: the longest ``key=value`` folder name; file systems refuse components over 255 bytes
+MAX_SEGMENT = 64
 
 
 class Sweep:
@@ -319,7 +345,7 @@ class Sweep:
                         if key.startswith(("axes.", "training."))
                         else f"{where}': {err}"
                     )
-            out += bad or exp.figure_errors()
+            out += bad or exp.figure_errors() or exp.size_errors()
         return out
 
     @property
