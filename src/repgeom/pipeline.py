@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import torch
 
-from . import storage
+from . import checkpoints, storage
 from .activations import get_activation
 from .evaluation import (
     DICHOTOMY_COLUMNS,
@@ -29,7 +29,7 @@ from .evaluation import (
 )
 from .models import init_shallow
 from .tasks import build_task
-from .training import STOPPING_RULE, TrainSettings, snapshot_epochs, train
+from .training import STOPPING_RULE, Checkpointer, TrainSettings, snapshot_epochs, train
 
 log = logging.getLogger("repgeom")
 
@@ -94,8 +94,15 @@ def train_block(
     loss_out: list[str],
     device: str = "auto",
     progress_every_s: float = 10.0,
+    checkpoint: str | None = None,
+    checkpoint_every_s: float = 60.0,
 ) -> None:
-    """Train the runs of one block as one vectorised model and write each run's files."""
+    """Train the runs of one block as one vectorised model and write each run's files.
+
+    With ``checkpoint`` (a path), the loop's state is saved there every ``checkpoint_every_s``
+    seconds and on SIGTERM, and a saved state of the same runs is resumed from; the caller
+    removes it once the job's outputs are recorded.
+    """
     inject_failure(run_cfgs)
     dev = resolve_device(device)
     m = run_cfgs[0]["model"]
@@ -162,9 +169,33 @@ def train_block(
             eta,
         )
 
-    result = train(
-        params, x, y, act, settings, [c["training"]["shuffle_seed"] for c in run_cfgs], progress
-    )
+    fp = checkpoints.fingerprint(run_cfgs)
+    resume = checkpoints.load(checkpoint, fp) if checkpoint else None
+    if resume is not None:
+        log.info(
+            "resuming from checkpoint %s after epoch %d (%.1fs trained before)",
+            checkpoint,
+            resume.epoch,
+            resume.elapsed_s,
+        )
+
+    def save(state):
+        checkpoints.save(checkpoint, state, fp)
+        log.info("checkpoint saved after epoch %d", state.epoch)
+
+    ckpt = Checkpointer(save, checkpoint_every_s) if checkpoint else None
+    with checkpoints.stop_on_sigterm(ckpt) if ckpt else contextlib.nullcontext():
+        result = train(
+            params,
+            x,
+            y,
+            act,
+            settings,
+            [c["training"]["shuffle_seed"] for c in run_cfgs],
+            progress,
+            checkpointer=ckpt,
+            resume=resume,
+        )
     log.info(
         "trained in %.1fs; converged %d/%d", result.wall_s, result.converged.sum(), len(run_cfgs)
     )

@@ -52,6 +52,14 @@ def provenance(device: str = "") -> dict[str, str]:
     }
 
 
+def temporary_name(path: Path) -> Path:
+    """A process-private temporary name beside ``path``, after removing those that earlier
+    writers of ``path`` left behind when they were killed (one job writes a file at a time)."""
+    for stale in path.parent.glob(f".{path.name}.tmp-*"):
+        stale.unlink(missing_ok=True)
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
 def write_parquet(table: pa.Table, path: str | Path, meta: dict) -> None:
     """Write ``table`` atomically with ``meta`` (values JSON-encoded) under ``repgeom.*`` keys."""
     path = Path(path)
@@ -59,7 +67,7 @@ def write_parquet(table: pa.Table, path: str | Path, meta: dict) -> None:
     kv = dict(table.schema.metadata or {})
     kv.update({(META_PREFIX + k).encode(): json.dumps(v).encode() for k, v in meta.items()})
     kv[(META_PREFIX + "schema_version").encode()] = json.dumps(SCHEMA_VERSION).encode()
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = temporary_name(path)
     try:
         pq.write_table(table.replace_schema_metadata(kv), tmp, compression="zstd")
         os.replace(tmp, path)
@@ -99,7 +107,7 @@ def write_manifest(path: str | Path, files: list[str]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     entries = {str(f): {"bytes": Path(f).stat().st_size, "sha256": file_digest(f)} for f in files}
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = temporary_name(path)
     try:
         tmp.write_text(json.dumps({"schema_version": SCHEMA_VERSION, "files": entries}, indent=1))
         os.replace(tmp, path)

@@ -26,7 +26,14 @@ from .tasks import Family, get_family
 SHARED_KEYS = {"arch": "string", "act": "string", "readout": "string"}
 _SHARED_AXES = {"arch": "architectures", "act": "activations", "readout": "readouts"}
 #: the settings of a training section that change results (not progress, device or packing)
-EXECUTION_KEYS = ("runs_per_job", "pack_axes", "device", "threads", "progress_every_s")
+EXECUTION_KEYS = (
+    "runs_per_job",
+    "pack_axes",
+    "device",
+    "threads",
+    "progress_every_s",
+    "checkpoint_every_s",
+)
 #: keys that can share a training job (all but the activation and the architecture, which fix
 #: the model that a job trains)
 _UNPACKABLE = ("arch", "act")
@@ -271,8 +278,9 @@ class Experiment:
             ]
         long = sorted(
             {
-                f"{where}.{_SHARED_AXES.get(k, 'axes.' + k)}': the value spelled {v[:24]}… needs {len(v)} characters in "
-                f"folder names (at most {MAX_SEGMENT - len(k) - 1}); round it"
+                f"{where}.{_SHARED_AXES.get(k, 'axes.' + k)}': the value spelled {v[:24]}… "
+                f"needs {len(v)} characters in folder names "
+                f"(at most {MAX_SEGMENT - len(k) - 1}); round it"
                 for c in self.cells
                 for k, v in c.items()
                 if len(k) + 1 + len(v) > MAX_SEGMENT

@@ -74,6 +74,40 @@ class TrainResult:
 
 
 @dataclass
+class LoopState:
+    """The training loop after a whole epoch: everything it needs to go on as if it had never
+    stopped (a checkpoint's content). Arrays have a leading run axis R."""
+
+    epoch: int
+    params: dict[str, np.ndarray]
+    rng_states: list[dict]
+    active: np.ndarray
+    stop_epoch: np.ndarray
+    converged: np.ndarray
+    loss: np.ndarray  # (R, epoch) float32
+    snapshots: dict[int, dict[str, np.ndarray]]
+    elapsed_s: float
+
+
+class Checkpointer:
+    """When and how the training loop saves its state.
+
+    ``save(state)`` is called after an epoch once ``every_s`` seconds passed since the last
+    save, and at once when ``stop_requested`` is set (by a SIGTERM handler, say); the loop then
+    raises :class:`TrainingInterrupted`.
+    """
+
+    def __init__(self, save: Callable[[LoopState], None], every_s: float):
+        self.save = save
+        self.every_s = every_s
+        self.stop_requested = False
+
+
+class TrainingInterrupted(RuntimeError):
+    """Training stopped on request after saving a checkpoint."""
+
+
+@dataclass
 class StepBuffers:
     """Scratch tensors for one minibatch shape, reused by every step: (R, B, N) each.
 
@@ -145,11 +179,15 @@ def train(
     settings: TrainSettings,
     shuffle_seeds: list[int],
     on_progress: Callable[[dict], None] | None = None,
+    checkpointer: Checkpointer | None = None,
+    resume: LoopState | None = None,
 ) -> TrainResult:
     """Train R networks in place.
 
     x (R, n, D) float32, y (R, n, K) float32, both on the parameters' device.
-    ``shuffle_seeds`` (R,) seeds each run's minibatch order.
+    ``shuffle_seeds`` (R,) seeds each run's minibatch order. With ``resume`` (a saved
+    :class:`LoopState` of the same runs), training goes on from its epoch and ends exactly as an
+    uninterrupted one; ``params`` are then overwritten by the saved ones.
     """
     R, n, _ = x.shape
     N = params.W.shape[1]
@@ -162,14 +200,40 @@ def train(
     loss_hist = np.full((R, settings.epochs), np.nan, dtype=np.float32)
     wanted = set(settings.snapshot_epochs)
     snapshots = {0: params.to_numpy()} if 0 in wanted else {}
+    start, elapsed_before = 1, 0.0
+    if resume is not None:
+        for name, value in resume.params.items():
+            getattr(params, name).copy_(torch.as_tensor(value))
+        for g, state in zip(rngs, resume.rng_states, strict=True):
+            g.bit_generator.state = state
+        active = torch.as_tensor(resume.active, device=dev)
+        stop_epoch, converged = resume.stop_epoch.copy(), resume.converged.copy()
+        loss_hist[:, : resume.epoch] = resume.loss
+        snapshots = dict(resume.snapshots)
+        start, elapsed_before = resume.epoch + 1, resume.elapsed_s
     # minibatches are gathered straight from the flattened data into small reused buffers, so
     # the matmuls read them from cache; row r·n + i of the flat view is sample i of run r
     x_flat, y_flat = x.reshape(R * n, -1), y.reshape(R * n, -1)
     offset = (torch.arange(R, device=dev) * n)[:, None]
     bufs: dict[int, tuple[torch.Tensor, torch.Tensor, StepBuffers]] = {}
-    t0 = last = time.perf_counter()
-    epoch = 0
-    for epoch in range(1, settings.epochs + 1):
+    t0 = last = last_save = time.perf_counter()
+    t0 -= elapsed_before
+    epoch = start - 1
+
+    def state() -> LoopState:
+        return LoopState(
+            epoch=epoch,
+            params=params.to_numpy(),
+            rng_states=[g.bit_generator.state for g in rngs],
+            active=active.cpu().numpy().copy(),
+            stop_epoch=stop_epoch.copy(),
+            converged=converged.copy(),
+            loss=loss_hist[:, :epoch].copy(),
+            snapshots=dict(snapshots),
+            elapsed_s=time.perf_counter() - t0,
+        )
+
+    for epoch in range(start, settings.epochs + 1):
         perm = torch.as_tensor(np.stack([g.permutation(n) for g in rngs]), device=dev) + offset
         before = params.clone()
         lr = lr_on * active
@@ -186,7 +250,8 @@ def train(
             torch.index_select(y_flat, 0, idx.reshape(-1), out=yb.view(R * B, -1))
             total += sgd_step(params, xb, yb, act, lr, buf, settings.train_output_bias)
             n_batches += 1
-        was_active = active.cpu().numpy()
+        # a copy: on the CPU .numpy() is a view, and `active` changes in place below
+        was_active = active.cpu().numpy().copy()
         loss_hist[was_active, epoch - 1] = (total / n_batches).cpu().numpy()[was_active]
         newly = active & (_max_change(params, before) <= settings.conv_tol)
         if newly.any():
@@ -216,6 +281,13 @@ def train(
             )
         if all_done:
             break
+        if checkpointer and (
+            checkpointer.stop_requested or now - last_save >= checkpointer.every_s
+        ):
+            checkpointer.save(state())
+            last_save = time.perf_counter()
+            if checkpointer.stop_requested:
+                raise TrainingInterrupted(f"stopped on request after epoch {epoch}")
     # Runs frozen by early stopping keep their weights: later scheduled snapshots repeat them.
     final = params.to_numpy()
     for e in wanted:

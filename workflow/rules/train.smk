@@ -20,5 +20,8 @@ for _exp in EXPERIMENTS:
                 runs=block_configs(_exp, _block),
                 weights=run_files(_exp, _block, "weights.parquet"),
                 loss=run_files(_exp, _block, "loss.parquet"),
+                # not an output: Snakemake keeps it when a job fails, so the rerun resumes
+                checkpoint=lambda wildcards, output: output[0].removesuffix(".json")
+                + ".checkpoint.npz",
             script:
                 "../scripts/train.py"

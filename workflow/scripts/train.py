@@ -1,8 +1,9 @@
 """Snakemake script: train one job's runs (see repgeom.pipeline.train_block), then write the
-job's manifest."""
+job's manifest and remove its checkpoint."""
 
 import torch
 
+from repgeom import checkpoints
 from repgeom.pipeline import log_to, train_block
 from repgeom.storage import write_manifest
 
@@ -16,5 +17,8 @@ with log_to(snakemake.log[0]):
         snakemake.params.loss,
         device=training["device"],
         progress_every_s=training["progress_every_s"],
+        checkpoint=snakemake.params.checkpoint,
+        checkpoint_every_s=training["checkpoint_every_s"],
     )
     write_manifest(snakemake.output[0], snakemake.params.weights + snakemake.params.loss)
+    checkpoints.remove(snakemake.params.checkpoint)
