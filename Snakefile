@@ -24,7 +24,17 @@ report: "workflow/report/workflow.rst"
 rule all:
     default_target: True
     input:
-        [f"{e.root}/summary.parquet" for e in EXPERIMENTS],
+        # every aggregated output, so that deleting any one of them regenerates it
+        [
+            f"{e.root}/{name}"
+            for e in EXPERIMENTS
+            for name in (
+                "metrics.parquet",
+                "dichotomies.parquet",
+                "summary.parquet",
+                "manifest.json",
+            )
+        ],
         [
             f"{e.root}/figures/{name}.png"
             for e in EXPERIMENTS

@@ -9,9 +9,11 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from conftest import snakemake_cmd
@@ -180,3 +182,63 @@ def test_gpu_request_without_gpus_fails_fast(workdir):
         assert proc.returncode == 0, proc.text[-5000:]
     finally:
         cluster("start")
+
+
+def _epochs_per_second(cfg) -> float:
+    """Training speed of the (single-run) experiment ``d`` of ``cfg`` here, measured."""
+    from repgeom import pipeline
+    from repgeom.config import load_schema, validate
+    from repgeom.sweep import Sweep
+
+    exp = Sweep(validate(cfg, load_schema(ROOT / "workflow/schemas/config.schema.yaml")))
+    exp = exp.experiments["d"]
+    run = exp.run_config(exp.cells[0], exp.seeds[0])
+    run["training"] |= {"epochs": 400}
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.perf_counter()
+        pipeline.train_block([run], [f"{d}/w.parquet"], [f"{d}/l.parquet"], device="cpu")
+        return 400 / (time.perf_counter() - t0)
+
+
+def test_time_limit_kill_resumes_from_checkpoint(tmp_path):
+    """A training job longer than its 1-minute limit is stopped by SLURM (SIGTERM: checkpoint),
+    resubmitted by Snakemake with attempt 2 (2 minutes) and finishes from its checkpoint, with
+    the weights of an uninterrupted run trained beside it."""
+    from test_faults import LONG, UNTIL, _weights
+
+    cfg = yaml.safe_load(yaml.safe_dump(LONG))
+    training = cfg["experiments"]["d"]["training"]
+    # about 100 s of training on this machine: past the limit (SLURM enforces it within about
+    # 30 s), and done within the 2 minutes of the second attempt
+    epochs = int(100 * _epochs_per_second(cfg))
+    training |= {"epochs": epochs, "checkpoint_every_s": 5, "progress_every_s": 10}
+    cfg["resources"] = {"train": {"runtime": 1, "mem_mb": 500, "gpus": 0}}
+    cfg["experiments"]["d"]["seeds"] = [0]
+    slurm_dir, local_dir = tmp_path / "slurm", tmp_path / "local"
+    for d in (slurm_dir, local_dir):
+        d.mkdir()
+        (d / "config.yaml").write_text(yaml.safe_dump(cfg))
+    reference = subprocess.Popen(  # the uninterrupted run, on the other core meanwhile
+        ["timeout", "600", *snakemake_cmd(local_dir), "--cores", "1", *UNTIL],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    proc = run_slurm(slurm_dir, *UNTIL, "--retries", "2", timeout=560)
+    assert reference.wait() == 0
+    assert proc.returncode == 0, proc.text[-5000:]
+    print(f"\nreal-SLURM time-limit kill and resume: {proc.wall_s:.1f} s")
+    log = next((slurm_dir / "results/d/logs/train").iterdir()).read_text()
+    slurm_logs = " ".join(
+        p.read_text(errors="replace") for p in (slurm_dir / ".snakemake/slurm_logs").rglob("*.log")
+    )
+    assert "received SIGTERM: saving a checkpoint" in slurm_logs
+    assert "DUE TO TIME LIMIT" in slurm_logs or "TIMEOUT" in proc.text, proc.text[-3000:]
+    resumed = [ln for ln in log.splitlines() if "resuming from checkpoint" in ln]
+    assert resumed and "saved on SIGTERM" in resumed[0], log
+    print(resumed[0].split(" INFO ")[-1])
+    assert not list((slurm_dir / "results").rglob("*.checkpoint.npz"))
+    a, b = _weights(slurm_dir), _weights(local_dir)
+    assert sorted(a) == sorted(b) and len(a) == 1
+    diff = max(float(np.abs(a[f][k] - b[f][k]).max()) for f in a for k in a[f])
+    print(f"max |Δweight| between the resumed and an uninterrupted run: {diff:.3g}")
+    assert diff <= 1e-6

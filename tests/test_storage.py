@@ -88,12 +88,12 @@ def _tree(root):
 
 def test_tree_reads_with_typed_partitions_everywhere(tmp_path):
     _tree(tmp_path)
-    t = storage.open_runs(tmp_path).to_table(filter=ds.field("delta") > 0.1)
+    t = storage.open_runs(tmp_path, all_on_disk=True).to_table(filter=ds.field("delta") > 0.1)
     assert (
         t.schema.field("delta").type == pa.float64() and t.schema.field("seed").type == pa.int64()
     )
     assert t.num_rows == 2 * 2 * 2
-    df = storage.open_runs(tmp_path).to_table().to_pandas()
+    df = storage.open_runs(tmp_path, all_on_disk=True).to_table().to_pandas()
     assert set(df["act"]) == {"tanh", "relu"} and df["delta"].dtype == np.float64
     glob = str(tmp_path / "runs/**/metrics.parquet")
     # duckdb auto-detects integer partitions only: floats are typed by hive_types (README)
@@ -111,13 +111,15 @@ def test_tree_reads_with_typed_partitions_everywhere(tmp_path):
 def test_open_runs_infers_types_without_an_aggregate(tmp_path):
     _tree(tmp_path)
     (tmp_path / "metrics.parquet").unlink()
-    t = storage.open_runs(tmp_path).to_table(filter=ds.field("delta") > 0.1)
+    t = storage.open_runs(tmp_path, all_on_disk=True).to_table(filter=ds.field("delta") > 0.1)
     assert t.num_rows == 8 and pa.types.is_floating(t.schema.field("delta").type)
 
 
 def test_open_runs_without_files(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no metrics.parquet"):
+    with pytest.raises(FileNotFoundError, match="has not aggregated"):
         storage.open_runs(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no metrics.parquet"):
+        storage.open_runs(tmp_path, all_on_disk=True)
 
 
 def test_manifest_detects_missing_and_altered_files(tmp_path):

@@ -1,6 +1,8 @@
 """Snakemake end to end on a tiny configuration, then incremental behaviour with `-n`."""
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -402,3 +404,94 @@ def test_delta_task_metrics_unchanged_with_the_newton_solver(done, tmp_path):
         pd.testing.assert_frame_equal(
             got[cols], rows[cols], check_dtype=False, check_exact=False, rtol=0, atol=1e-6
         )
+
+
+def _repgeom(workdir, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "repgeom", *args], capture_output=True, text=True, cwd=workdir
+    )
+
+
+def test_readers_see_the_configured_sweep_and_prune_removes_the_rest(done, tmp_path):
+    work = tmp_path / "wf"
+    shutil.copytree(done, work, symlinks=True)
+    # leftovers of an earlier configuration: a seed, an experiment, a job, a killed writer
+    seed0 = next((work / DELTA / "runs").rglob("seed=0"))
+    shutil.copytree(seed0, seed0.with_name("seed=7"))
+    shutil.copytree(work / ALIGN, work / "results/old")
+    job = next((work / DELTA / "jobs").rglob("block0.train.json"))
+    job.with_name("block5.train.checkpoint.npz").write_bytes(b"x")
+    (seed0 / ".weights.parquet.tmp-4242").write_bytes(b"half")
+
+    n = len(pd.read_parquet(work / DELTA / "metrics.parquet").groupby(["act", "delta", "seed"]))
+    assert n == 12
+    assert storage.open_runs(work / DELTA).count_rows() == 12 * 4  # runs × snapshots
+    assert storage.open_runs(work / DELTA, all_on_disk=True).count_rows() == 13 * 4
+    head = _repgeom(work, "headline", "results")
+    assert "== delta (delta): 12 runs" in head.stdout, head.stderr
+    assert "== old" not in head.stdout  # an experiment is read through its manifest
+
+    listing = _repgeom(work, "prune")
+    assert listing.returncode == 0, listing.stderr
+    for needle in (
+        "1 experiment folders",
+        "1 run folders",
+        "seed=7",
+        "1 job manifests",
+        "1 temporaries",
+        "nothing removed; run again with --delete",
+    ):
+        assert needle in listing.stdout, listing.stdout
+    assert seed0.with_name("seed=7").exists()
+    removed = _repgeom(work, "prune", "--delete")
+    assert "removed 4 paths" in removed.stdout, removed.stdout + removed.stderr
+    assert "everything there belongs" in _repgeom(work, "prune").stdout
+    assert storage.open_runs(work / DELTA, all_on_disk=True).count_rows() == 12 * 4
+    assert planned(work) == {}  # nothing of the sweep was touched
+
+
+def test_damaged_outputs_are_named_with_the_fix(done, tmp_path):
+    work = tmp_path / "wf"
+    shutil.copytree(done, work, symlinks=True)
+    agg = work / DELTA / "metrics.parquet"
+    stat = agg.stat()
+    agg.write_bytes(agg.read_bytes()[:-100])  # truncated, mtime kept: Snakemake sees nothing
+    os.utime(agg, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert planned(work) == {}
+    head = _repgeom(work, "headline", "results")
+    assert head.returncode == 1 and "Traceback" not in head.stderr
+    assert f"{DELTA}/metrics.parquet was changed after it was written" in head.stderr
+    assert "delete results/delta/metrics.parquet and run the workflow again" in head.stderr
+    agg.unlink()  # the advice
+    assert planned(work) == {"aggregate_delta": 1, "figures_delta": 1}
+
+    run = storage.current_run_files(work / DELTA, "dichotomies.parquet")[0]
+    Path(run).write_bytes(Path(run).read_bytes()[:50])
+    with pytest.raises(storage.ManifestError, match="dichotomies.parquet was changed") as err:
+        storage.open_runs(work / DELTA, "dichotomies.parquet")
+    advice = re.search(r"delete (\S+\.evaluate\.json) and (\S+/manifest\.json)", str(err.value))
+    for path in advice.groups():
+        Path(path).unlink()
+    block = re.search(r"block\d", advice.group(1)).group(0)
+    assert planned(work) == {
+        f"evaluate_delta_{block}": 1,
+        "aggregate_delta": 1,
+        "figures_delta": 1,
+    }
+    snakemake(work, "--cores", "2")
+    assert _repgeom(work, "headline", "results").returncode == 0
+    assert storage.open_runs(work / DELTA, "dichotomies.parquet").count_rows() > 0
+
+
+def test_a_second_workflow_on_the_same_results_is_refused(done):
+    from repgeom.locking import lock_results
+
+    holder = lock_results(done / "results", "the other test workflow")
+    try:
+        proc = snakemake(done, "--cores", "1", "--forcerun", "figures_delta", check=False)
+    finally:
+        holder.close()
+    text = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in text
+    assert "is in use by the other test workflow (pid" in text
+    assert planned(done) == {}

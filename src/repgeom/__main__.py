@@ -1,8 +1,12 @@
-"""Command line: ``python -m repgeom headline [results_dir]``.
+"""Command line.
 
-Prints, for each experiment under ``results_dir``, the final target and input alignment of its
-networks (mean ± s.e.m. over seeds) from ``<results_dir>/<experiment>/metrics.parquet``, with
-the run count and training wall time recorded in the runs' metadata.
+``python -m repgeom headline [results_dir]`` prints, for each experiment under ``results_dir``,
+the final target and input alignment of its networks (mean ± s.e.m. over seeds) from
+``<results_dir>/<experiment>/metrics.parquet``, with the run count and training wall time
+recorded in the runs' metadata.
+
+``python -m repgeom prune [--configfile F ...] [--delete]`` lists what lies under the results
+folder that the configured sweep no longer makes, and removes it with ``--delete``.
 """
 
 from __future__ import annotations
@@ -81,7 +85,7 @@ def _training_time(experiment_dir: Path) -> tuple[int, int, float]:
     """(runs, training batches, summed training seconds) from the runs' metadata."""
     from . import storage
 
-    weights = storage.run_files(experiment_dir, "weights.parquet")
+    weights = storage.current_run_files(experiment_dir, "weights.parquet", verify=False)
     seen, train_s = set(), 0.0
     for f in weights:  # the runs of a batch share one wall time: count each batch once
         out = storage.read_metadata(f)["training_outcome"]
@@ -100,13 +104,14 @@ def headline(results: Path) -> str:
     from . import storage
 
     parts = []
-    for agg in sorted(results.glob("*/metrics.parquet")):
-        meta = storage.read_metadata(agg)
+    for agg in sorted(results.glob(f"*/{storage.EXPERIMENT_MANIFEST}")):
+        metrics = storage.verify_table(agg.parent, "metrics.parquet")
+        meta = storage.read_metadata(metrics)
         family = meta["config"]["family"]
         n, batches, train_s = _training_time(agg.parent)
         runs = with_target_ccgp(
-            pd.read_parquet(agg),
-            pd.read_parquet(agg.parent / "dichotomies.parquet"),
+            pd.read_parquet(metrics),
+            storage.verified_table(agg.parent, "dichotomies.parquet").to_pandas(),
             meta["key_types"],
         )
         table = headline_table(runs, meta["key_types"])
@@ -130,19 +135,70 @@ def headline(results: Path) -> str:
     return "\n\n".join(parts)
 
 
+def prune(configfiles: list[str], remove: bool) -> int:
+    """The ``prune`` command; returns the exit status."""
+    from . import prune as pr
+    from .config import ConfigError
+
+    try:
+        sweep = pr.Sweep(pr.load_config(configfiles))
+    except (ConfigError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    stale = pr.find_stale(sweep)
+    source = " ".join(configfiles) or "config.yaml"
+    if not stale:
+        print(f"{sweep.root}: everything there belongs to the sweep of {source}")
+        return 0
+    print(f"{sweep.root}: not made by the sweep of {source}:\n{pr.report(stale)}")
+    if remove:
+        from .locking import ResultsLocked, lock_results
+
+        try:
+            with lock_results(sweep.root, "python -m repgeom prune --delete"):
+                pr.delete(stale)
+        except ResultsLocked as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        print(f"removed {len(stale)} paths")
+    else:
+        print("nothing removed; run again with --delete to remove them")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m repgeom", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     h = sub.add_parser("headline", help="tanh vs relu target and input alignment per experiment")
     h.add_argument("results", nargs="?", default="results", type=Path)
+    p = sub.add_parser(
+        "prune",
+        help="list (and with --delete remove) results the configured sweep no longer makes",
+    )
+    p.add_argument(
+        "--configfile",
+        nargs="+",
+        default=[],
+        help="the configuration(s) given to snakemake (default: config.yaml)",
+    )
+    p.add_argument("--delete", action="store_true", help="remove what is listed")
     args = parser.parse_args(argv)
-    if not list(args.results.glob("*/metrics.parquet")):
+    if args.command == "prune":
+        return prune(args.configfile, args.delete)
+    from .storage import EXPERIMENT_MANIFEST, ManifestError
+
+    if not list(args.results.glob(f"*/{EXPERIMENT_MANIFEST}")):
         print(
-            f"error: no <experiment>/metrics.parquet under {args.results}; run the workflow first",
+            f"error: no aggregated experiment (<experiment>/{EXPERIMENT_MANIFEST}) under "
+            f"{args.results}; run the workflow first",
             file=sys.stderr,
         )
         return 2
-    print(headline(args.results))
+    try:
+        print(headline(args.results))
+    except ManifestError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -32,8 +32,8 @@ def fingerprint(run_cfgs: list[dict]) -> str:
     return hashlib.sha256(json.dumps(run_cfgs, sort_keys=True).encode()).hexdigest()
 
 
-def save(path: str | Path, state: LoopState, fp: str) -> None:
-    """Write ``state`` atomically to ``path`` (an ``.npz``)."""
+def save(path: str | Path, state: LoopState, fp: str, reason: str = "") -> None:
+    """Write ``state`` atomically to ``path`` (an ``.npz``); ``reason`` says why (for logs)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"params.{k}": v for k, v in state.params.items()}
@@ -46,6 +46,7 @@ def save(path: str | Path, state: LoopState, fp: str) -> None:
         "rng_states": state.rng_states,
         "elapsed_s": state.elapsed_s,
         "snapshot_epochs": sorted(state.snapshots),
+        "reason": reason,
     }
     tmp = temporary_name(path)
     try:
@@ -93,6 +94,7 @@ def load(path: str | Path, fp: str) -> LoopState | None:
                 loss=z["loss"],
                 snapshots=snapshots,
                 elapsed_s=header["elapsed_s"],
+                reason=header.get("reason", ""),
             )
     except Exception as err:  # noqa: BLE001 (any damage means: start over, never crash)
         log.warning("ignoring unreadable checkpoint %s (%s); starting over", path, err)

@@ -173,15 +173,17 @@ def train_block(
     resume = checkpoints.load(checkpoint, fp) if checkpoint else None
     if resume is not None:
         log.info(
-            "resuming from checkpoint %s after epoch %d (%.1fs trained before)",
+            "resuming from checkpoint %s after epoch %d (%.1fs trained before; saved %s)",
             checkpoint,
             resume.epoch,
             resume.elapsed_s,
+            resume.reason,
         )
 
     def save(state):
-        checkpoints.save(checkpoint, state, fp)
-        log.info("checkpoint saved after epoch %d", state.epoch)
+        reason = "on SIGTERM" if ckpt.stop_requested else "periodically"
+        checkpoints.save(checkpoint, state, fp, reason)
+        log.info("checkpoint saved %s after epoch %d", reason, state.epoch)
 
     ckpt = Checkpointer(save, checkpoint_every_s) if checkpoint else None
     with checkpoints.stop_on_sigterm(ckpt) if ckpt else contextlib.nullcontext():

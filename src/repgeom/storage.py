@@ -115,25 +115,125 @@ def write_manifest(path: str | Path, files: list[str]) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _check(path: Path, want: dict, listed_in: str | Path, fix: str) -> None:
+    """Raise ManifestError unless ``path`` exists with the recorded size and SHA-256."""
+    problem = (
+        "is missing"
+        if not path.exists()
+        else "was changed after it was written (truncated, overwritten or damaged)"
+        if path.stat().st_size != want["bytes"] or file_digest(path) != want["sha256"]
+        else None
+    )
+    if problem:
+        raise ManifestError(f"{path} {problem} (listed in {listed_in}); {fix}")
+
+
 def verified_files(manifest: str | Path) -> list[str]:
     """The files a job's manifest lists, after checking that each still exists with the size
     and SHA-256 recorded; raises ManifestError naming the file and how to regenerate it."""
     entries = json.loads(Path(manifest).read_text())["files"]
     for f, want in entries.items():
-        p = Path(f)
-        problem = (
-            "is missing"
-            if not p.exists()
-            else "was changed after it was written"
-            if p.stat().st_size != want["bytes"] or file_digest(p) != want["sha256"]
-            else None
-        )
-        if problem:
-            raise ManifestError(
-                f"{f} {problem} (listed in {manifest}); delete {manifest} and run the workflow "
-                "again to regenerate it"
-            )
+        _check(Path(f), want, manifest, regenerate(manifest))
     return list(entries)
+
+
+def regenerate(job_manifest: str | Path) -> str:
+    """How to regenerate the files of a job: delete its manifest and its experiment's (else
+    Snakemake, seeing every requested output present, would not look at the job again)."""
+    m = Path(job_manifest)
+    exp = next((p.parent for p in m.parents if p.name == "jobs"), m.parent)
+    return (
+        f"delete {m} and {exp / EXPERIMENT_MANIFEST}, then run the workflow again to "
+        "regenerate it"
+    )
+
+
+# --------------------------------------------------------------------------- experiments
+
+#: written by the aggregate step: which jobs (hence runs) make up the experiment as configured,
+#: and the checksums of its aggregated tables
+EXPERIMENT_MANIFEST = "manifest.json"
+
+
+def write_experiment_manifest(
+    path: str | Path, root: str, job_manifests: list[str], outputs: list[str]
+) -> None:
+    """Record the job manifests of the configured sweep and the aggregated ``outputs``.
+
+    ``root``: the experiment folder as the workflow spells it (the prefix of every path in the
+    job manifests), so readers can find the files from any working directory.
+    """
+    path = Path(path)
+    doc = {
+        "schema_version": SCHEMA_VERSION,
+        "root": str(root),
+        "jobs": {str(m): file_digest(m) for m in job_manifests},
+        "files": {
+            Path(f).name: {"bytes": Path(f).stat().st_size, "sha256": file_digest(f)}
+            for f in outputs
+        },
+    }
+    tmp = temporary_name(path)
+    try:
+        tmp.write_text(json.dumps(doc, indent=1))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def experiment_manifest(experiment_dir: str | Path) -> dict:
+    """The experiment's manifest; a clear error if the workflow has not aggregated it yet."""
+    path = Path(experiment_dir, EXPERIMENT_MANIFEST)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} does not exist: the workflow has not aggregated {experiment_dir} yet (run "
+            "`snakemake --cores all`)"
+        )
+    return json.loads(path.read_text())
+
+
+def verify_table(experiment_dir: str | Path, name: str = "metrics.parquet") -> Path:
+    """The path of an aggregated table (metrics, dichotomies or summary) of an experiment, after
+    checking it against the experiment's manifest; ManifestError names the file and how to
+    regenerate it."""
+    exp = Path(experiment_dir)
+    want = experiment_manifest(exp)["files"][name]
+    fix = f"delete {exp / name} and run the workflow again to regenerate it"
+    _check(exp / name, want, exp / EXPERIMENT_MANIFEST, fix)
+    return exp / name
+
+
+def verified_table(experiment_dir: str | Path, name: str = "metrics.parquet") -> pa.Table:
+    """An aggregated table of an experiment, checked by :func:`verify_table`."""
+    return pq.read_table(verify_table(experiment_dir, name))
+
+
+def current_run_files(
+    experiment_dir: str | Path, name: str = "metrics.parquet", verify: bool = True
+) -> list[str]:
+    """The ``name`` files of exactly the runs of the experiment's last aggregation (its
+    configured sweep, whatever else lies on disk), each checked against its job's manifest
+    unless ``verify`` is false."""
+    exp = Path(experiment_dir)
+    doc = experiment_manifest(exp)
+
+    def here(stored: str) -> Path:
+        return exp / Path(stored).relative_to(doc["root"])
+
+    out = []
+    for stored, digest in doc["jobs"].items():
+        m = here(stored)
+        if verify and (not m.exists() or file_digest(m) != digest):
+            raise ManifestError(
+                f"{m} is missing or changed since {exp / EXPERIMENT_MANIFEST} was written; "
+                f"delete {exp / EXPERIMENT_MANIFEST} and run the workflow again"
+            )
+        for f, want in json.loads(m.read_text())["files"].items():
+            if Path(f).name == name:
+                if verify:
+                    _check(here(f), want, m, regenerate(m))
+                out.append(str(here(f)))
+    return sorted(out)
 
 
 # --------------------------------------------------------------------------- weights
@@ -203,16 +303,32 @@ def partitioning(types: dict[str, str]) -> ds.Partitioning:
 
 
 def run_files(experiment_dir: str | Path, name: str = "metrics.parquet") -> list[str]:
+    """Every ``name`` file on disk under the experiment's ``runs/``, including runs left over
+    from earlier configurations (see :func:`current_run_files`)."""
     return sorted(str(p) for p in Path(experiment_dir, "runs").glob(f"**/{name}"))
 
 
-def open_runs(experiment_dir: str | Path, name: str = "metrics.parquet") -> ds.Dataset:
-    """All runs' ``name`` files of one experiment as a pyarrow dataset with typed partition
-    columns, e.g. ``open_runs('results/delta').to_table(filter=ds.field('delta') > 0.5)``."""
-    files = run_files(experiment_dir, name)
-    if not files:
-        raise FileNotFoundError(f"no {name} under {Path(experiment_dir, 'runs')}")
+def open_runs(
+    experiment_dir: str | Path,
+    name: str = "metrics.parquet",
+    all_on_disk: bool = False,
+    verify: bool = True,
+) -> ds.Dataset:
+    """The runs' ``name`` files of one experiment as a pyarrow dataset with typed partition
+    columns, e.g. ``open_runs('results/delta').to_table(filter=ds.field('delta') > 0.5)``.
+
+    Exactly the runs of the configured sweep (its last aggregation), each file checked against
+    its job's manifest (``verify``); ``all_on_disk=True`` reads every file under ``runs/``
+    instead, runs of earlier configurations included.
+    """
     base = Path(experiment_dir, "runs")
+    files = (
+        run_files(experiment_dir, name)
+        if all_on_disk
+        else current_run_files(experiment_dir, name, verify)
+    )
+    if not files:
+        raise FileNotFoundError(f"no {name} under {base}")
     types = key_types(experiment_dir) or infer_key_types(files, base)
     return ds.dataset(
         files, format="parquet", partitioning=partitioning(types), partition_base_dir=str(base)

@@ -87,6 +87,7 @@ class LoopState:
     loss: np.ndarray  # (R, epoch) float32
     snapshots: dict[int, dict[str, np.ndarray]]
     elapsed_s: float
+    reason: str = ""  # why it was saved, as read back from a checkpoint
 
 
 class Checkpointer:

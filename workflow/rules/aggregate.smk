@@ -6,16 +6,20 @@ for _exp in EXPERIMENTS:
         name:
             f"aggregate_{_exp.name}"
         input:
-            _exp.all_manifests("evaluate"),
+            evaluate=_exp.all_manifests("evaluate"),
+            train=_exp.all_manifests("train"),
         output:
             metrics=f"{_exp.root}/metrics.parquet",
             dichotomies=f"{_exp.root}/dichotomies.parquet",
             summary=f"{_exp.root}/summary.parquet",
+            # the jobs of the configured sweep and the tables' checksums, for the readers
+            manifest=f"{_exp.root}/manifest.json",
         log:
             f"{_exp.root}/logs/aggregate.log",
         localrule: True
         params:
             experiment=_exp.name,
+            root=_exp.root,
             key_types=_exp.run_key_types,
             config=semantic(_exp),
         script:

@@ -5,6 +5,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from repgeom.config import ConfigError, load_schema, validate
+from repgeom.locking import ResultsLocked, lock_results
 from repgeom.sweep import EXECUTION_KEYS, Sweep
 
 try:
@@ -22,6 +23,28 @@ _sweep_errors = SWEEP.errors()
 if _sweep_errors:
     raise WorkflowError("invalid configuration:\n  - " + "\n  - ".join(_sweep_errors))
 EXPERIMENTS = list(SWEEP.experiments.values())
+
+_RESULTS_LOCK = []  # the open lock file, held until this Snakemake process ends
+
+
+# Runs only in the main Snakemake process, never in dry runs or cluster jobs (--no-hooks).
+onstart:
+    try:
+        _RESULTS_LOCK.append(lock_results(config["results_dir"]))
+    except ResultsLocked as err:
+        raise WorkflowError(str(err)) from None
+
+
+onsuccess:
+    from repgeom.prune import find_stale
+
+    _stale = find_stale(SWEEP)
+    if _stale:
+        print(
+            f"{len(_stale)} paths under {SWEEP.root} are not made by this configuration "
+            "(runs of earlier ones, say); the workflow's tables ignore them. "
+            "`python -m repgeom prune` lists them."
+        )
 
 
 wildcard_constraints:

@@ -7,6 +7,7 @@ for _exp in EXPERIMENTS:
         input:
             metrics=f"{_exp.root}/metrics.parquet",
             dichotomies=f"{_exp.root}/dichotomies.parquet",
+            manifest=f"{_exp.root}/manifest.json",
         output:
             # PNGs always (the report embeds them); other formats as configured
             png=[

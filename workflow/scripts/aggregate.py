@@ -1,15 +1,23 @@
-"""Snakemake script: one experiment's runs into its metrics, dichotomies and summary tables."""
+"""Snakemake script: one experiment's runs into its metrics, dichotomies and summary tables,
+and the experiment's manifest (its jobs and the tables' checksums)."""
 
 from repgeom.pipeline import aggregate, log_to
-from repgeom.storage import verified_files
+from repgeom.storage import verified_files, write_experiment_manifest
 
 with log_to(snakemake.log[0]):
-    files = [f for m in snakemake.input for f in verified_files(m)]
+    files = [f for m in snakemake.input.evaluate for f in verified_files(m)]
+    tables = {k: v for k, v in snakemake.output.items() if k != "manifest"}
     aggregate(
         [f for f in files if f.endswith("/metrics.parquet")],
         [f for f in files if f.endswith("/dichotomies.parquet")],
-        dict(snakemake.output.items()),
+        tables,
         snakemake.params.experiment,
         snakemake.params.key_types,
         snakemake.params.config,
+    )
+    write_experiment_manifest(
+        snakemake.output.manifest,
+        snakemake.params.root,
+        list(snakemake.input.train) + list(snakemake.input.evaluate),
+        list(tables.values()),
     )
