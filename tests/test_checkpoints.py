@@ -41,6 +41,32 @@ def test_resumed_training_equals_uninterrupted(at):
     _assert_same(whole, resumed)
 
 
+def test_one_state_resumes_twice_alike():
+    state = _states()[4]
+    _assert_same(_train(resume=state), _train(resume=state))
+
+
+def test_stop_requested_at_the_last_epoch_finishes():
+    saved = []
+    ckpt = Checkpointer(saved.append, every_s=1e9)
+    ckpt.stop_requested = True
+    p, x, y, s = _batch(SPECS, epochs=1)
+    r = train(p, x, y, get_activation("relu"), s, [1, 2, 3], checkpointer=ckpt)
+    assert saved == [] and (r.stop_epoch == 1).all()
+
+
+def test_fingerprint_covers_device_and_versions(monkeypatch):
+    from repgeom import storage
+
+    runs = [{"run": {"seed": 0}}]
+    assert checkpoints.fingerprint(runs, "cpu") != checkpoints.fingerprint(runs, "cuda")
+    before = checkpoints.fingerprint(runs, "cpu")
+    monkeypatch.setattr(
+        storage, "package_versions", lambda: {"repgeom": "9.9", "torch": "0.0", "numpy": ""}
+    )
+    assert checkpoints.fingerprint(runs, "cpu") != before
+
+
 def test_resume_after_some_runs_stopped_early():
     # a tolerance that stops runs at different epochs, so a state holds stopped and active runs
     full = _train(epochs=40, conv_tol=0.02)

@@ -89,6 +89,8 @@ BATTERY = [
     ("results_dir_root", "results_dir: /", ["'results_dir'", "file-system root"]),
     ("results_dir_dot", "results_dir: .", ["'results_dir'", "working directory"]),
     ("results_dir_dotslash", "results_dir: ./", ["'results_dir'", "working directory"]),
+    ("results_dir_parent", "results_dir: ..", ["'results_dir'", "a folder above it"]),
+    ("results_dir_home", "results_dir: '~'", ["'results_dir'", "home folder"]),
 ]
 
 
@@ -116,6 +118,11 @@ def test_results_dir_tilde_is_the_home_folder():
     cfg = validate({"results_dir": "~/res/"}, SCHEMA)
     assert cfg["results_dir"] == str(Path.home() / "res")
     assert Sweep(cfg).experiments["delta"].root == str(Path.home() / "res/delta")
+
+
+def test_results_dir_spellings_of_one_folder_are_one_path():
+    for spelling in ("results", "./results", "results/", ".//results//"):
+        assert validate({"results_dir": spelling}, SCHEMA)["results_dir"] == "results"
 
 
 @pytest.mark.parametrize("text", ["results_dir: results", "results_dir: results/", ""])

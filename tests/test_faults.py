@@ -112,3 +112,60 @@ def test_kill_9_mid_training_resumes_and_equals_uninterrupted(tmp_path):
     diff = max(float(np.abs(a[f][k] - b[f][k]).max()) for f in a for k in a[f])
     print(f"max |Δweight| between the resumed and an uninterrupted run: {diff:.3g}")
     assert diff <= 1e-6
+
+
+_TRAIN = """
+import json, sys
+from repgeom.pipeline import log_to, train_block
+a = json.load(open(sys.argv[1]))
+with log_to(a["log"]):
+    train_block(a["runs"], a["weights"], a["loss"], device="cpu", progress_every_s=0.1,
+                checkpoint=a["checkpoint"], checkpoint_every_s=1e9)
+"""
+
+
+def test_sigterm_saves_a_checkpoint_that_resumes_to_the_same_weights(tmp_path, caplog):
+    """SIGTERM (a time limit, a preemption, scancel) mid-training: the job saves its state and
+    exits; run again, it resumes and ends with an uninterrupted run's weights."""
+    import json
+    import sys
+
+    from repgeom import pipeline
+    from repgeom.config import load_schema, validate
+    from repgeom.sweep import Sweep
+
+    schema = load_schema(Path(__file__).parents[1] / "workflow/schemas/config.schema.yaml")
+    exp = Sweep(validate(LONG, schema)).experiments["d"]
+    runs = [exp.run_config(exp.cells[0], s) for s in exp.seeds]
+
+    def files(tag):
+        return {
+            "weights": [str(tmp_path / f"{tag}.w{s}.parquet") for s in exp.seeds],
+            "loss": [str(tmp_path / f"{tag}.l{s}.parquet") for s in exp.seeds],
+        }
+
+    job = {"runs": runs, "log": str(tmp_path / "train.log")}
+    job |= {"checkpoint": str(tmp_path / "job.checkpoint.npz")} | files("job")
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    proc = subprocess.Popen([sys.executable, "-c", _TRAIN, str(tmp_path / "job.json")])
+    log = Path(job["log"])
+    deadline = time.monotonic() + 60
+    while "epoch " not in (log.read_text() if log.exists() else ""):
+        assert proc.poll() is None and time.monotonic() < deadline, "training did not start"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) != 0
+    text = log.read_text()
+    assert "received SIGTERM" in text and "checkpoint saved on SIGTERM" in text, text
+    assert not any(Path(f).exists() for f in job["weights"])
+
+    caplog.set_level("INFO", logger="repgeom")
+    pipeline.train_block(
+        runs, job["weights"], job["loss"], device="cpu", checkpoint=job["checkpoint"]
+    )
+    assert "resuming from checkpoint" in caplog.text and "saved on SIGTERM" in caplog.text
+    ref = files("ref")
+    pipeline.train_block(runs, ref["weights"], ref["loss"], device="cpu")
+    for a, b in zip(job["weights"], ref["weights"], strict=True):
+        wa, wb = storage.read_weights(a)[1], storage.read_weights(b)[1]
+        assert max(float(np.abs(wa[k] - wb[k]).max()) for k in wa) == 0.0

@@ -136,3 +136,22 @@ def test_manifest_detects_missing_and_altered_files(tmp_path):
     b.unlink()
     with pytest.raises(storage.ManifestError, match=f"{b} is missing.*delete {manifest}"):
         storage.verified_files(manifest)
+
+
+def test_lock_refuses_a_second_holder_and_tolerates_no_flock(tmp_path, monkeypatch, caplog):
+    import errno
+    import fcntl
+
+    from repgeom.locking import ResultsLocked, lock_results
+
+    with lock_results(tmp_path / "res", "the first workflow"):
+        with pytest.raises(ResultsLocked, match="in use by the first workflow \\(pid"):
+            lock_results(tmp_path / "res")
+    lock_results(tmp_path / "res").close()  # released with the first
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    lock_results(tmp_path / "res").close()
+    assert "cannot lock" in caplog.text and "No locks available" in caplog.text

@@ -415,12 +415,16 @@ def _repgeom(workdir, *args):
 def test_readers_see_the_configured_sweep_and_prune_removes_the_rest(done, tmp_path):
     work = tmp_path / "wf"
     shutil.copytree(done, work, symlinks=True)
-    # leftovers of an earlier configuration: a seed, an experiment, a job, a killed writer
+    # leftovers of an earlier configuration: a seed, a job's checkpoint, a finished job's
+    # checkpoint, a killed writer's temporary; another configuration's experiment; a folder
+    # that is none of repgeom's business
     seed0 = next((work / DELTA / "runs").rglob("seed=0"))
     shutil.copytree(seed0, seed0.with_name("seed=7"))
-    shutil.copytree(work / ALIGN, work / "results/old")
+    shutil.copytree(work / ALIGN, work / "results/other")
+    (work / "results/notes/runs").mkdir(parents=True)
     job = next((work / DELTA / "jobs").rglob("block0.train.json"))
     job.with_name("block5.train.checkpoint.npz").write_bytes(b"x")
+    job.with_name("block0.train.checkpoint.npz").write_bytes(b"x")
     (seed0 / ".weights.parquet.tmp-4242").write_bytes(b"half")
 
     n = len(pd.read_parquet(work / DELTA / "metrics.parquet").groupby(["act", "delta", "seed"]))
@@ -429,25 +433,31 @@ def test_readers_see_the_configured_sweep_and_prune_removes_the_rest(done, tmp_p
     assert storage.open_runs(work / DELTA, all_on_disk=True).count_rows() == 13 * 4
     head = _repgeom(work, "headline", "results")
     assert "== delta (delta): 12 runs" in head.stdout, head.stderr
-    assert "== old" not in head.stdout  # an experiment is read through its manifest
 
-    listing = _repgeom(work, "prune")
+    listing = _repgeom(tmp_path, "prune", "--directory", "wf")
     assert listing.returncode == 0, listing.stderr
     for needle in (
-        "1 experiment folders",
         "1 run folders",
         "seed=7",
-        "1 job manifests",
+        "2 job manifests and checkpoints",
         "1 temporaries",
+        "1 experiment folders this configuration does not name",
+        "results/other",
+        "removed only with --other-experiments",
         "nothing removed; run again with --delete",
     ):
         assert needle in listing.stdout, listing.stdout
+    assert "notes" not in listing.stdout
     assert seed0.with_name("seed=7").exists()
     removed = _repgeom(work, "prune", "--delete")
     assert "removed 4 paths" in removed.stdout, removed.stdout + removed.stderr
-    assert "everything there belongs" in _repgeom(work, "prune").stdout
+    assert (work / "results/other").is_dir() and (work / "results/notes").is_dir()
     assert storage.open_runs(work / DELTA, all_on_disk=True).count_rows() == 12 * 4
     assert planned(work) == {}  # nothing of the sweep was touched
+    removed = _repgeom(work, "prune", "--delete", "--other-experiments")
+    assert "removed 1 paths" in removed.stdout, removed.stdout + removed.stderr
+    assert not (work / "results/other").exists() and (work / "results/notes").is_dir()
+    assert "everything there belongs" in _repgeom(work, "prune").stdout
 
 
 def test_damaged_outputs_are_named_with_the_fix(done, tmp_path):

@@ -5,14 +5,18 @@ the final target and input alignment of its networks (mean ± s.e.m. over seeds)
 ``<results_dir>/<experiment>/metrics.parquet``, with the run count and training wall time
 recorded in the runs' metadata.
 
-``python -m repgeom prune [--configfile F ...] [--delete]`` lists what lies under the results
-folder that the configured sweep no longer makes, and removes it with ``--delete``.
+``python -m repgeom prune [--configfile F ...] [--directory D] [--delete]`` lists what the
+configured experiments' folders hold that the sweep no longer makes, and removes it with
+``--delete`` (experiment folders the configuration does not name only with
+``--other-experiments``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import pandas as pd
@@ -135,33 +139,38 @@ def headline(results: Path) -> str:
     return "\n\n".join(parts)
 
 
-def prune(configfiles: list[str], remove: bool) -> int:
-    """The ``prune`` command; returns the exit status."""
+def prune(configfiles: list[str], remove: bool, other_experiments: bool) -> int:
+    """The ``prune`` command, run in the workflow's directory; returns the exit status."""
     from . import prune as pr
     from .config import ConfigError
+    from .locking import ResultsLocked, lock_results
 
     try:
         sweep = pr.Sweep(pr.load_config(configfiles))
     except (ConfigError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    stale = pr.find_stale(sweep)
     source = " ".join(configfiles) or "config.yaml"
-    if not stale:
-        print(f"{sweep.root}: everything there belongs to the sweep of {source}")
-        return 0
-    print(f"{sweep.root}: not made by the sweep of {source}:\n{pr.report(stale)}")
-    if remove:
-        from .locking import ResultsLocked, lock_results
-
-        try:
-            with lock_results(sweep.root, "python -m repgeom prune --delete"):
-                pr.delete(stale)
-        except ResultsLocked as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 1
-        print(f"removed {len(stale)} paths")
-    else:
+    where = Path(sweep.root).resolve()
+    try:
+        # the listing is made under the lock when deleting: no workflow changes it meanwhile
+        with lock_results(sweep.root, "python -m repgeom prune") if remove else nullcontext():
+            stale = pr.find_stale(sweep)
+            if not stale and not stale.other_experiments:
+                print(f"{where}: everything there belongs to the sweep of {source}")
+                return 0
+            print(f"{where}: not made by the sweep of {source}:\n{pr.report(stale)}")
+            if remove:
+                print(f"removed {pr.delete(stale, other_experiments)} paths")
+    except ResultsLocked as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    if stale.other_experiments and not (remove and other_experiments):
+        print(
+            "experiment folders this configuration does not name may belong to another "
+            "configuration sharing the results folder: removed only with --other-experiments"
+        )
+    if not remove:
         print("nothing removed; run again with --delete to remove them")
     return 0
 
@@ -182,9 +191,21 @@ def main(argv=None) -> int:
         help="the configuration(s) given to snakemake (default: config.yaml)",
     )
     p.add_argument("--delete", action="store_true", help="remove what is listed")
+    p.add_argument(
+        "--other-experiments",
+        action="store_true",
+        help="with --delete, also remove experiment folders the configuration does not name",
+    )
+    p.add_argument(
+        "--directory",
+        default=".",
+        type=Path,
+        help="the workflow's working directory (snakemake --directory; default: here)",
+    )
     args = parser.parse_args(argv)
     if args.command == "prune":
-        return prune(args.configfile, args.delete)
+        os.chdir(args.directory)
+        return prune(args.configfile, args.delete, args.other_experiments)
     from .storage import EXPERIMENT_MANIFEST, ManifestError
 
     if not list(args.results.glob(f"*/{EXPERIMENT_MANIFEST}")):

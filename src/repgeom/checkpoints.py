@@ -27,9 +27,19 @@ log = logging.getLogger("repgeom")
 FORMAT = 1
 
 
-def fingerprint(run_cfgs: list[dict]) -> str:
-    """SHA-256 of the runs' resolved configurations (order matters: it is the run axis)."""
-    return hashlib.sha256(json.dumps(run_cfgs, sort_keys=True).encode()).hexdigest()
+def fingerprint(run_cfgs: list[dict], device: str = "cpu") -> str:
+    """SHA-256 of what a resumed run must share with the interrupted one to end with its
+    weights: the runs' resolved configurations (in order: the run axis), the device, and the
+    versions of repgeom and torch (a code fix must not continue an old trajectory)."""
+    from .storage import package_versions
+
+    versions = package_versions()
+    doc = {
+        "runs": run_cfgs,
+        "device": device,
+        "versions": {k: versions[k] for k in ("repgeom", "torch")},
+    }
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
 def save(path: str | Path, state: LoopState, fp: str, reason: str = "") -> None:

@@ -211,25 +211,32 @@ def results_dir_problem(path: str) -> str | None:
     """Why ``path`` cannot hold results (None if it can).
 
     Refused: the empty string, the file-system root (what ``$UNSET/`` expands to), the working
-    directory itself (experiment folders would mix with the project's own) and an existing
-    file. ``~`` is expanded by :func:`normalise_results_dir` before this check.
+    directory or a folder above it, the home folder (experiment folders would mix with
+    everything else there, and ``prune`` would look at it all) and an existing file. ``~`` is
+    expanded by :func:`normalise_results_dir` before this check.
     """
     if not path.strip():
         return "is empty; give a folder such as 'results'"
     resolved = Path(path).resolve()
     if resolved == Path(resolved.anchor):
         return f"{path!r} is the file-system root; give a folder of its own such as 'results'"
-    if resolved == Path.cwd().resolve():
-        return f"{path!r} is the working directory itself; give a folder of its own"
+    if resolved == Path.home().resolve():
+        return f"{path!r} is the home folder; give a folder of its own such as '~/results'"
+    if Path.cwd().resolve().is_relative_to(resolved):
+        return (
+            f"{path!r} is the working directory or a folder above it; give a folder of its "
+            "own such as 'results'"
+        )
     if resolved.exists() and not resolved.is_dir():
         return f"{path!r} is an existing file, not a folder"
     return None
 
 
 def normalise_results_dir(path: str) -> str:
-    """``~`` expanded and trailing slashes dropped (Snakemake would create a literal ``~``)."""
+    """``~`` expanded, ``./``, ``//`` and trailing slashes dropped (Snakemake would create a
+    literal ``~`` folder and warns about the others)."""
     path = os.path.expanduser(path)
-    return path.rstrip("/") or path
+    return os.path.normpath(path) if path.strip() else path
 
 
 def validate(config: dict, schema: dict) -> dict:

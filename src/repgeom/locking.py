@@ -4,12 +4,15 @@ Snakemake locks its working directory, not the outputs: two working directories 
 and a cluster login node) writing one absolute ``results_dir`` would train the same runs twice
 and race on the aggregated tables. The workflow takes an advisory lock on
 ``<results_dir>/.repgeom.lock`` for as long as it runs (released by the kernel when the process
-ends, however it ends); ``python -m repgeom prune --delete`` takes it too.
+ends, however it ends); ``python -m repgeom prune --delete`` takes it too. Across machines this
+holds where the shared file system supports flock (NFSv4, most Lustre and GPFS mounts); where it
+does not, a warning says so and the workflow goes on unlocked.
 """
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import socket
 import time
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import IO
 
 LOCK_NAME = ".repgeom.lock"
+log = logging.getLogger("repgeom")
 
 
 class ResultsLocked(RuntimeError):
@@ -39,6 +43,13 @@ def lock_results(results_dir: str | Path, what: str = "a Snakemake run") -> IO:
             f"results_dir '{results_dir}' is in use by {holder}; wait for it to end, or give "
             "this run another results_dir"
         ) from None
+    except OSError as err:  # file systems mounted without locks (Lustre noflock, some NFS)
+        log.warning(
+            "cannot lock %s (%s): nothing stops another workflow from writing there at the "
+            "same time",
+            path,
+            err.strerror or err,
+        )
     fh.seek(0)
     fh.truncate()
     fh.write(

@@ -169,7 +169,7 @@ def train_block(
             eta,
         )
 
-    fp = checkpoints.fingerprint(run_cfgs)
+    fp = checkpoints.fingerprint(run_cfgs, dev)
     resume = checkpoints.load(checkpoint, fp) if checkpoint else None
     if resume is not None:
         log.info(

@@ -1,9 +1,13 @@
-"""What lies under ``results_dir`` that the configured sweep no longer makes: runs and jobs of
-earlier configurations, experiments since removed from it, checkpoints of jobs that will never
-resume, and temporaries of killed writers. ``python -m repgeom prune`` lists them and, with
-``--delete``, removes them.
+"""What lies in the configured experiments' folders that the sweep no longer makes: runs and
+jobs of earlier configurations, checkpoints of jobs that will never resume, and temporaries of
+killed writers. ``python -m repgeom prune`` lists them and, with ``--delete``, removes them.
 
-The workflow's own outputs and readers never mix these in (they follow the manifests); they only
+Experiment folders under ``results_dir`` that the configuration does not name are listed apart
+and removed only on request (``--other-experiments``): several configurations may share one
+``results_dir`` (``config.yaml`` and ``configs/*.yaml`` do). Only folders that repgeom made
+(with an experiment manifest or job manifests) count as experiments; nothing else is touched.
+
+The workflow's own tables and readers never mix these in (they follow the manifests); they only
 take disk space and confuse a glob over ``runs/``.
 """
 
@@ -37,21 +41,25 @@ def load_config(configfiles: list[str | Path]) -> dict:
 class Stale:
     """Paths not made by the configured sweep, by kind."""
 
-    experiments: list[Path] = field(default_factory=list)
     runs: list[Path] = field(default_factory=list)
     jobs: list[Path] = field(default_factory=list)
     temporaries: list[Path] = field(default_factory=list)
+    #: experiments the configuration does not name (perhaps another configuration's)
+    other_experiments: list[Path] = field(default_factory=list)
 
-    def items(self):
-        return {
-            "experiment folders": self.experiments,
+    def items(self, other_experiments: bool = True):
+        kinds = {
             "run folders": self.runs,
             "job manifests and checkpoints": self.jobs,
             "temporaries of killed writers": self.temporaries,
-        }.items()
+        }
+        if other_experiments:
+            kinds["experiment folders this configuration does not name"] = self.other_experiments
+        return kinds.items()
 
     def __len__(self) -> int:
-        return sum(len(v) for _, v in self.items())
+        """Paths of the configured experiments (other experiments not counted)."""
+        return sum(len(v) for _, v in self.items(other_experiments=False))
 
 
 def _expected_runs(exp: Experiment) -> set[Path]:
@@ -63,16 +71,23 @@ def _expected_runs(exp: Experiment) -> set[Path]:
 
 
 def _expected_jobs(exp: Experiment) -> set[Path]:
+    """The sweep's job manifests, and the checkpoints of its unfinished training jobs."""
     out = set()
     for stage in ("train", "evaluate"):
         for m in exp.all_manifests(stage):
             out.add(Path(m).resolve())
-            out.add(Path(m.removesuffix(".json") + CHECKPOINT_SUFFIX).resolve())
+            if stage == "train" and not Path(m).exists():
+                out.add(Path(m.removesuffix(".json") + CHECKPOINT_SUFFIX).resolve())
     return out
 
 
+def _made_by_repgeom(d: Path) -> bool:
+    return (d / EXPERIMENT_MANIFEST).is_file() or any((d / "jobs").rglob("block*.train.json"))
+
+
 def find_stale(sweep: Sweep) -> Stale:
-    """Everything under the sweep's results folder that the sweep does not make."""
+    """What the sweep's experiment folders hold that the sweep does not make, and the other
+    experiment folders under its results folder."""
     root = Path(sweep.root)
     stale = Stale()
     if not root.is_dir():
@@ -80,8 +95,8 @@ def find_stale(sweep: Sweep) -> Stale:
     for d in sorted(p for p in root.iterdir() if p.is_dir()):
         exp = sweep.experiments.get(d.name)
         if exp is None:
-            if (d / "runs").is_dir() or (d / "jobs").is_dir() or (d / EXPERIMENT_MANIFEST).exists():
-                stale.experiments.append(d)
+            if _made_by_repgeom(d):
+                stale.other_experiments.append(d)
             continue
         runs = _expected_runs(exp)
         stale.runs += sorted(
@@ -93,11 +108,7 @@ def find_stale(sweep: Sweep) -> Stale:
             for p in (d / "jobs").rglob("block*")
             if p.is_file() and ".tmp-" not in p.name and p.resolve() not in jobs
         )
-    stale.temporaries = sorted(
-        p
-        for p in root.rglob(".*.tmp-*")
-        if p.is_file() and not any(p.is_relative_to(e) for e in stale.experiments)
-    )
+        stale.temporaries += sorted(p for p in d.rglob(".*.tmp-*") if p.is_file())
     return stale
 
 
@@ -118,7 +129,7 @@ def _human(n: float) -> str:
 def report(stale: Stale, shown: int = 5) -> str:
     """A listing of ``stale``: counts and sizes per kind, the first ``shown`` paths of each."""
     lines = []
-    for kind, paths in stale.items():
+    for kind, paths in stale.items(other_experiments=True):
         if not paths:
             continue
         lines.append(f"{len(paths)} {kind} ({_human(sum(_size(p) for p in paths))}):")
@@ -128,9 +139,12 @@ def report(stale: Stale, shown: int = 5) -> str:
     return "\n".join(lines)
 
 
-def delete(stale: Stale) -> None:
-    """Remove ``stale``, then the folders that this leaves empty under ``runs/``."""
-    for _, paths in stale.items():
+def delete(stale: Stale, other_experiments: bool = False) -> int:
+    """Remove ``stale`` (other experiments only if asked), then the folders this leaves empty
+    under ``runs/`` and ``jobs/``; returns the number of paths removed."""
+    n = 0
+    for _, paths in stale.items(other_experiments):
+        n += len(paths)
         for p in paths:
             if p.is_dir():
                 shutil.rmtree(p)
@@ -141,3 +155,4 @@ def delete(stale: Stale) -> None:
         while parent.name not in ("runs", "jobs") and parent.exists() and not any(parent.iterdir()):
             parent.rmdir()
             parent = parent.parent
+    return n

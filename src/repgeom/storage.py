@@ -143,8 +143,7 @@ def regenerate(job_manifest: str | Path) -> str:
     m = Path(job_manifest)
     exp = next((p.parent for p in m.parents if p.name == "jobs"), m.parent)
     return (
-        f"delete {m} and {exp / EXPERIMENT_MANIFEST}, then run the workflow again to "
-        "regenerate it"
+        f"delete {m} and {exp / EXPERIMENT_MANIFEST}, then run the workflow again to regenerate it"
     )
 
 
@@ -223,7 +222,7 @@ def current_run_files(
     out = []
     for stored, digest in doc["jobs"].items():
         m = here(stored)
-        if verify and (not m.exists() or file_digest(m) != digest):
+        if not m.exists() or (verify and file_digest(m) != digest):
             raise ManifestError(
                 f"{m} is missing or changed since {exp / EXPERIMENT_MANIFEST} was written; "
                 f"delete {exp / EXPERIMENT_MANIFEST} and run the workflow again"

@@ -207,7 +207,7 @@ def train(
             getattr(params, name).copy_(torch.as_tensor(value))
         for g, state in zip(rngs, resume.rng_states, strict=True):
             g.bit_generator.state = state
-        active = torch.as_tensor(resume.active, device=dev)
+        active = torch.tensor(resume.active, device=dev)  # a copy: it changes in place
         stop_epoch, converged = resume.stop_epoch.copy(), resume.converged.copy()
         loss_hist[:, : resume.epoch] = resume.loss
         snapshots = dict(resume.snapshots)
@@ -282,8 +282,10 @@ def train(
             )
         if all_done:
             break
-        if checkpointer and (
-            checkpointer.stop_requested or now - last_save >= checkpointer.every_s
+        if (
+            checkpointer
+            and epoch < settings.epochs  # at the last epoch, finishing is quicker
+            and (checkpointer.stop_requested or now - last_save >= checkpointer.every_s)
         ):
             checkpointer.save(state())
             last_save = time.perf_counter()

@@ -41,8 +41,8 @@ onsuccess:
     _stale = find_stale(SWEEP)
     if _stale:
         print(
-            f"{len(_stale)} paths under {SWEEP.root} are not made by this configuration "
-            "(runs of earlier ones, say); the workflow's tables ignore them. "
+            f"{len(_stale)} paths in this configuration's experiment folders are not made "
+            "by it (runs of earlier configurations, say); the workflow's tables ignore them. "
             "`python -m repgeom prune` lists them."
         )
 
