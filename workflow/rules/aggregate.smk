@@ -19,7 +19,7 @@ for _exp in EXPERIMENTS:
         localrule: True
         params:
             experiment=_exp.name,
-            root=_exp.root,
+            root=lambda wildcards, output: str(Path(output.manifest).parent),
             key_types=_exp.run_key_types,
             config=semantic(_exp),
         script:
