@@ -20,6 +20,7 @@ run: setup
 	$(BIN)/snakemake --cores $(CORES)
 	$(BIN)/snakemake --report results/report.html
 	$(BIN)/python -m repgeom headline results
+	$(BIN)/python -m repgeom claims results
 
 test: setup
 	$(BIN)/python -m pytest

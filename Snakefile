@@ -16,6 +16,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/claims.smk"
 
 
 report: "workflow/report/workflow.rst"
@@ -33,6 +34,7 @@ rule all:
                 "dichotomies.parquet",
                 "summary.parquet",
                 "manifest.json",
+                "claims.parquet",
             )
         ],
         [

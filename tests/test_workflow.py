@@ -193,6 +193,7 @@ def test_nothing_to_do_after_a_run(done):
                 "evaluate_delta_block0": 2,
                 "evaluate_delta_block1": 2,
                 "aggregate_delta": 1,
+                "claims_delta": 1,
                 "figures_delta": 1,
             },
         ),
@@ -203,6 +204,7 @@ def test_nothing_to_do_after_a_run(done):
                 "train_delta_block1": 4,
                 "evaluate_delta_block1": 4,
                 "aggregate_delta": 1,
+                "claims_delta": 1,
                 "figures_delta": 1,
             },
         ),
@@ -213,6 +215,7 @@ def test_nothing_to_do_after_a_run(done):
                 "evaluate_delta_block0": 4,
                 "evaluate_delta_block1": 4,
                 "aggregate_delta": 1,
+                "claims_delta": 1,
                 "figures_delta": 1,
             },
         ),
@@ -225,6 +228,7 @@ def test_nothing_to_do_after_a_run(done):
                 "evaluate_delta_block0": 4,
                 "evaluate_delta_block1": 4,
                 "aggregate_delta": 1,
+                "claims_delta": 1,
                 "figures_delta": 1,
             },
         ),
@@ -237,6 +241,7 @@ def test_nothing_to_do_after_a_run(done):
                 "train_more_block0": 2,
                 "evaluate_more_block0": 2,
                 "aggregate_more": 1,
+                "claims_more": 1,
                 "figures_more": 1,
             },
         ),
@@ -247,6 +252,7 @@ def test_nothing_to_do_after_a_run(done):
                 "train_align_block0": 4,
                 "evaluate_align_block0": 4,
                 "aggregate_align": 1,
+                "claims_align": 1,
                 "figures_align": 1,
             },
         ),
@@ -303,7 +309,13 @@ def test_bad_config_stops_before_any_job(done, change, needles):
 def test_report(done):
     snakemake(done, "--report", "report.html")
     html = (done / "report.html").read_text(errors="replace")
-    for name in ("delta_sweep.png", "alignment_sweep.png", "disentanglement.png", "ablation.png"):
+    for name in (
+        "delta_sweep.png",
+        "alignment_sweep.png",
+        "disentanglement.png",
+        "ablation.png",
+        "claims.tsv",
+    ):
         assert name in html, name
 
 
@@ -473,7 +485,7 @@ def test_damaged_outputs_are_named_with_the_fix(done, tmp_path):
     assert f"{DELTA}/metrics.parquet was changed after it was written" in head.stderr
     assert "delete results/delta/metrics.parquet and run the workflow again" in head.stderr
     agg.unlink()  # the advice
-    assert planned(work) == {"aggregate_delta": 1, "figures_delta": 1}
+    assert planned(work) == {"aggregate_delta": 1, "claims_delta": 1, "figures_delta": 1}
 
     run = storage.current_run_files(work / DELTA, "dichotomies.parquet")[0]
     Path(run).write_bytes(Path(run).read_bytes()[:50])
@@ -486,6 +498,7 @@ def test_damaged_outputs_are_named_with_the_fix(done, tmp_path):
     assert planned(work) == {
         f"evaluate_delta_{block}": 1,
         "aggregate_delta": 1,
+        "claims_delta": 1,
         "figures_delta": 1,
     }
     snakemake(work, "--cores", "2")
@@ -505,3 +518,23 @@ def test_a_second_workflow_on_the_same_results_is_refused(done):
     assert proc.returncode != 0 and "Traceback" not in text
     assert "is in use by the other test workflow (pid" in text
     assert planned(done) == {}
+
+
+def test_claims_are_checked_and_printed(done):
+    from repgeom.claims import COLUMNS, VERDICTS
+
+    for exp in (DELTA, ALIGN):
+        df = pd.read_parquet(done / exp / "claims.parquet")
+        assert tuple(df.columns) == COLUMNS and set(df["verdict"]) <= set(VERDICTS)
+        tsv = pd.read_csv(done / exp / "claims.tsv", sep="\t")
+        assert len(tsv) == len(df)
+    delta = pd.read_parquet(done / DELTA / "claims.parquet")
+    # two δ and one σ: the δ non-monotonicity and the noise claims cannot be tested
+    not_run = set(delta[delta["verdict"] == "not run"]["claim"])
+    assert {"tanh_input_alignment_nonmonotonic", "relu_noise_nonmonotonic"} <= not_run
+    tested = delta[delta["claim"] == "tanh_target_alignment"]
+    assert list(tested["setting"]) == ["delta=0.5"] and (tested["n"] == 3).all()
+    out = _repgeom(done, "claims", "results")
+    assert out.returncode == 0, out.stderr
+    assert "The paper's claims, checked (paired by seed" in out.stdout
+    assert re.search(r"\d+ claims: ", out.stdout)

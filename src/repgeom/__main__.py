@@ -5,6 +5,9 @@ the final target and input alignment of its networks (mean ± s.e.m. over seeds)
 ``<results_dir>/<experiment>/metrics.parquet``, with the run count and training wall time
 recorded in the runs' metadata.
 
+``python -m repgeom claims [results_dir]`` prints the paper's claims about each experiment with
+their verdicts on its results (``<results_dir>/<experiment>/claims.parquet``).
+
 ``python -m repgeom prune [--configfile F ...] [--directory D] [--delete]`` lists what the
 configured experiments' folders hold that the sweep no longer makes, and removes it with
 ``--delete`` (experiment folders the configuration does not name only with
@@ -139,6 +142,26 @@ def headline(results: Path) -> str:
     return "\n\n".join(parts)
 
 
+def claims(results: Path) -> int:
+    """The ``claims`` command; returns the exit status."""
+    import pandas as pd
+
+    from .claims import STATISTIC, overall, table
+
+    files = sorted(results.glob("*/claims.parquet"))
+    if not files:
+        print(f"error: no <experiment>/claims.parquet under {results}; run the workflow first",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    df = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    print(f"The paper's claims, checked ({STATISTIC}):\n")
+    print(table(df))
+    verdicts = [overall(list(g["verdict"])) for _, g in df.groupby(["experiment", "claim"])]
+    counts = ", ".join(f"{verdicts.count(v)} {v}" for v in dict.fromkeys(sorted(verdicts)))
+    print(f"\n{len(verdicts)} claims: {counts}")
+    return 0
+
+
 def prune(configfiles: list[str], remove: bool, other_experiments: bool) -> int:
     """The ``prune`` command, run in the workflow's directory; returns the exit status."""
     from . import prune as pr
@@ -180,6 +203,8 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     h = sub.add_parser("headline", help="tanh vs relu target and input alignment per experiment")
     h.add_argument("results", nargs="?", default="results", type=Path)
+    c = sub.add_parser("claims", help="the paper's claims and their verdicts per experiment")
+    c.add_argument("results", nargs="?", default="results", type=Path)
     p = sub.add_parser(
         "prune",
         help="list (and with --delete remove) results the configured sweep no longer makes",
@@ -203,6 +228,8 @@ def main(argv=None) -> int:
         help="the workflow's working directory (snakemake --directory; default: here)",
     )
     args = parser.parse_args(argv)
+    if args.command == "claims":
+        return claims(args.results)
     if args.command == "prune":
         os.chdir(args.directory)
         return prune(args.configfile, args.delete, args.other_experiments)

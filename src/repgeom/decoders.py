@@ -16,15 +16,18 @@ strictly convex, so it has one minimiser whichever solver finds it. Two solvers 
   Hessians start from per-block Gram matrices shared by every problem of a dataset and are
   updated only by the rows that enter or leave A, so a problem costs about one pass of X̃ᵀX̃
   over its rows.
-* ``liblinear`` (default): scikit-learn's ``LinearSVC`` itself, one problem at a time, as the
-  paper's code. It stops at its tolerance ``tol``, so its minimiser is approximate.
+* ``liblinear`` (default): scikit-learn's ``LinearSVC`` itself, one problem at a time. It is
+  called with the installed scikit-learn's defaults, whose ``dual='auto'`` (since 1.5) picks
+  liblinear's *primal* solver on these problems (more samples than features); the paper's
+  scikit-learn ran the *dual* coordinate descent (``dual=True``), so this is the paper's
+  library and objective but not its solver. Either stops at ``tol``: its minimiser is
+  approximate.
 
 The two reach the same minimiser when liblinear runs to a tight tolerance (tested on random
 problems and on the δ-task's metrics). At LinearSVC's default tol = 1e-4 they still agree on
-decoding accuracy, but CCGP, which extrapolates to conditions the decoder never saw, moves by
-up to about 0.1 (benchmarks/evaluation_cost.py prints it). On one CPU thread Newton is
-1.2–1.7× faster than liblinear (docs/performance.md); liblinear stays the default because it
-is the paper's procedure, CCGP's solver noise included.
+decoding accuracy, but CCGP, which extrapolates to conditions the decoder never saw, moves on
+some snapshots (benchmarks/evaluation_cost.py prints the largest differences it finds).
+On one CPU thread Newton is 1.2–1.7× faster than liblinear on the δ-task (docs/performance.md).
 """
 
 from __future__ import annotations

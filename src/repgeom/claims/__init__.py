@@ -1,0 +1,247 @@
+"""The paper's claims, checked on an experiment's results with seed-level statistics.
+
+Each task family declares its claims in ``repgeom.claims.<family>`` (a ``CLAIMS`` tuple of
+:class:`Claim`). A claim turns the final-epoch results of one experiment into *contrasts*: for
+each setting it names (a δ and σ, say), one number per seed whose sign is the claim, e.g.
+tanh's target alignment minus relu's for the same seed. Runs of one seed share their data,
+initial weights and minibatch order across activations and cells, so differences are paired by
+seed, which removes the variance the runs share.
+
+The statistic is a two-sided 95 % Student-t interval on the mean contrast over seeds:
+``supported`` when it lies above 0, ``contradicted`` when below, ``inconclusive`` when it
+straddles 0 or fewer than :data:`MIN_SEEDS` seeds are there. A t interval rather than a sign
+test: with the 4–10 seeds of a typical sweep a sign test cannot reach 95 % below 6 seeds
+(two-sided p ≥ 0.0625 at n = 5), and seed-level contrasts of these smooth metrics are close to
+normal; the interval also says how large the effect is. Where a contrast is the largest of
+several candidates (a non-monotonicity: the interior point with the largest peak or dip), the
+interval is Bonferroni-widened for the number of candidates. A claim whose data the sweep does not
+hold (one δ only, no relu) is ``not run``, never an error. Every verdict is per setting; a
+claim's overall verdict is ``supported`` only if every setting's is, ``contradicted`` if any is.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+MIN_SEEDS = 3
+LEVEL = 0.95
+VERDICTS = ("supported", "contradicted", "inconclusive", "not run")
+#: the columns of claims.parquet, in order
+COLUMNS = (
+    "experiment",
+    "claim",
+    "statement",
+    "setting",
+    "metric",
+    "effect",
+    "ci_low",
+    "ci_high",
+    "n",
+    "verdict",
+)
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """One setting of a claim: per-seed values whose mean is claimed positive."""
+
+    setting: str
+    metric: str
+    values: np.ndarray  # (n_seeds,), NaN-free
+    #: candidates this contrast was picked from as the largest (a peak or dip chosen among the
+    #: interior points): its interval is widened to level 1 − (1 − LEVEL) / candidates
+    #: (Bonferroni), so picking the best does not make a claim look supported by chance
+    candidates: int = 1
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim of the paper about one task family.
+
+    ``contrasts(final, dich)`` gets the experiment's final-epoch run metrics and per-dichotomy
+    metrics (one row per run; dichotomies in long form) and yields the claim's contrasts, or a
+    string saying why the sweep cannot test it.
+    """
+
+    id: str
+    statement: str
+    contrasts: Callable[[pd.DataFrame, pd.DataFrame], Iterator[Contrast] | str]
+
+
+def t_interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:
+    """(mean, low, high): the two-sided Student-t interval of the mean of ``values`` (n ≥ 2)."""
+    v = np.asarray(values, dtype=float)
+    n = len(v)
+    mean = float(v.mean())
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * v.std(ddof=1) / np.sqrt(n))
+    return mean, mean - half, mean + half
+
+
+def verdict(
+    values: np.ndarray, min_seeds: int = MIN_SEEDS, candidates: int = 1
+) -> tuple[float, float, float, str]:
+    """(effect, ci_low, ci_high, verdict) of a claimed-positive contrast over seeds; the
+    interval's level is corrected for ``candidates`` (see :class:`Contrast`)."""
+    v = np.asarray(values, dtype=float)
+    if len(v) < max(min_seeds, 2):
+        mean = float(v.mean()) if len(v) else float("nan")
+        return mean, float("nan"), float("nan"), "inconclusive"
+    mean, lo, hi = t_interval(v, 1 - (1 - LEVEL) / candidates)
+    if lo > 0:
+        return mean, lo, hi, "supported"
+    if hi < 0:
+        return mean, lo, hi, "contradicted"
+    return mean, lo, hi, "inconclusive"
+
+
+def overall(verdicts: list[str]) -> str:
+    """A claim's verdict over its settings."""
+    tested = [v for v in verdicts if v != "not run"]
+    if not tested:
+        return "not run"
+    if "contradicted" in tested:
+        return "contradicted"
+    return "supported" if all(v == "supported" for v in tested) else "inconclusive"
+
+
+def final_epoch(df: pd.DataFrame, run_keys: list[str]) -> pd.DataFrame:
+    """Each run's rows at its last snapshot."""
+    last = df.groupby(run_keys, observed=True)["epoch"].transform("max")
+    return df[df["epoch"] == last].reset_index(drop=True)
+
+
+def claims_of(family: str) -> tuple[Claim, ...]:
+    """The claims the family ``family`` declares (none if it has no claims module)."""
+    try:
+        module = importlib.import_module(f"{__name__}.{family}")
+    except ModuleNotFoundError:
+        return ()
+    return module.CLAIMS
+
+
+def check(
+    experiment: str,
+    family: str,
+    metrics: pd.DataFrame,
+    dichotomies: pd.DataFrame,
+    key_types: dict[str, str],
+) -> pd.DataFrame:
+    """Every claim of ``family`` on one experiment's aggregated tables: one row per claim and
+    setting (columns :data:`COLUMNS`)."""
+    keys = list(key_types)
+    final = final_epoch(metrics, keys)
+    dich = final_epoch(dichotomies, keys + ["dichotomy"])
+    rows = []
+    for claim in claims_of(family):
+        base = {"experiment": experiment, "claim": claim.id, "statement": claim.statement}
+        out = claim.contrasts(final, dich)
+        if isinstance(out, str):
+            rows.append(base | {"setting": out, "metric": "", "n": 0, "verdict": "not run"})
+            continue
+        for c in out:
+            effect, lo, hi, v = verdict(c.values, candidates=c.candidates)
+            rows.append(
+                base
+                | {"setting": c.setting, "metric": c.metric, "effect": effect}
+                | {"ci_low": lo, "ci_high": hi, "n": len(c.values), "verdict": v}
+            )
+    df = pd.DataFrame(rows, columns=list(COLUMNS))
+    df["n"] = df["n"].fillna(0).astype("int64")
+    for c in ("effect", "ci_low", "ci_high"):
+        df[c] = df[c].astype("float64")
+    return df
+
+
+# --------------------------------------------------------------------------- helpers for claims
+
+
+def paired(
+    final: pd.DataFrame, metric: str, a: pd.Series, b: pd.Series, by: list[str]
+) -> Iterator[tuple[tuple, np.ndarray]]:
+    """Per group of ``by``: ``metric`` where ``a`` minus where ``b``, paired by seed.
+
+    ``a`` and ``b`` are boolean masks over ``final`` (e.g. act == tanh, act == relu).
+    """
+    A = final[a].set_index(by + ["seed"])[metric]
+    B = final[b].set_index(by + ["seed"])[metric]
+    diff = (A - B).dropna()
+    if diff.empty:
+        return
+    if not by:
+        yield (), diff.to_numpy()
+        return
+    for key, vals in diff.groupby(level=list(range(len(by))), sort=True):
+        yield (key if isinstance(key, tuple) else (key,)), vals.to_numpy()
+
+
+def setting(by: list[str], key: tuple) -> str:
+    """``delta=0.5, sigma=0.1``."""
+    return ", ".join(f"{k}={_fmt(v)}" for k, v in zip(by, key, strict=True)) or "all"
+
+
+def _fmt(v) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def varying(final: pd.DataFrame, keys: list[str]) -> list[str]:
+    """The keys among ``keys`` that take more than one value in ``final``."""
+    return [k for k in keys if k in final.columns and final[k].nunique() > 1]
+
+
+STATISTIC = (
+    f"paired by seed; two-sided {LEVEL:.0%} Student-t interval on the mean contrast; "
+    f"inconclusive below {MIN_SEEDS} seeds"
+)
+
+
+def write_claims(experiment_dir, experiment: str, family: str, parquet_out, table_out) -> None:
+    """Check the claims of one aggregated experiment; write claims.parquet and a TSV table."""
+    import os
+
+    import pyarrow as pa
+
+    from .. import storage
+
+    metrics = storage.verified_table(experiment_dir, "metrics.parquet")
+    dichotomies = storage.verified_table(experiment_dir, "dichotomies.parquet").to_pandas()
+    key_types = storage.read_metadata(storage.verify_table(experiment_dir))["key_types"]
+    df = check(experiment, family, metrics.to_pandas(), dichotomies, key_types)
+    meta = {
+        "experiment": experiment,
+        "statistic": STATISTIC,
+        "versions": storage.package_versions(),
+    }
+    storage.write_parquet(pa.Table.from_pandas(df, preserve_index=False), parquet_out, meta)
+    tmp = storage.temporary_name(Path(table_out))
+    df.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
+    os.replace(tmp, table_out)
+
+
+def table(claims: pd.DataFrame) -> str:
+    """The claims of one or more experiments as readable text: one line per claim and setting,
+    each claim's overall verdict first."""
+    lines = []
+    for (exp, _), rows in claims.groupby(["experiment", "claim"], sort=False):
+        head = overall(list(rows["verdict"]))
+        lines.append(f"[{head}] {exp}: {rows['statement'].iloc[0]}")
+        for r in rows.itertuples():
+            if r.verdict == "not run":
+                lines.append(f"    not run: {r.setting}")
+                continue
+            ci = (
+                f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]"
+                if np.isfinite(r.ci_low)
+                else "[too few seeds]"
+            )
+            lines.append(
+                f"    {r.setting:<36} {r.metric:<24} {r.effect:+.3f} {ci:<18} n={r.n:<3} "
+                f"{r.verdict}"
+            )
+    return "\n".join(lines)

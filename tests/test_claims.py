@@ -1,0 +1,136 @@
+"""The claims check: its statistics against known answers, and each verdict on synthetic
+results built to make a claim true, false, or untestable."""
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from repgeom import claims
+from repgeom.claims import delta as delta_claims
+
+KEYS = {"arch": "string", "act": "string", "readout": "string", "sigma": "float64",
+        "delta": "float64", "seed": "int64"}  # fmt: skip
+
+
+def test_t_interval_known_answer():
+    # mean 2, sd 1, n 3: half-width t(0.975, 2) / sqrt(3) = 4.302652729911275 / 1.7320508
+    mean, lo, hi = claims.t_interval(np.array([1.0, 2.0, 3.0]))
+    assert mean == 2.0
+    assert lo == pytest.approx(2 - 2.4841377118, abs=1e-9)
+    assert hi == pytest.approx(2 + 2.4841377118, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([0.10, 0.12, 0.09, 0.11, 0.10], "supported"),
+        ([-0.10, -0.12, -0.09, -0.11, -0.10], "contradicted"),
+        ([0.1, -0.1, 0.05, -0.05, 0.0], "inconclusive"),
+        ([0.5, 0.6], "inconclusive"),  # too few seeds, however large the effect
+    ],
+)
+def test_verdicts(values, expected):
+    assert claims.verdict(np.array(values))[3] == expected
+
+
+def test_picking_the_best_of_several_widens_the_interval():
+    v = np.array([0.10, 0.14, 0.07, 0.12, 0.09])
+    _, lo1, hi1, _ = claims.verdict(v)
+    _, lo4, hi4, _ = claims.verdict(v, candidates=4)
+    assert lo4 < lo1 and hi4 > hi1
+    # level 1 − 0.05/4: the t quantile at 0.99375 with 4 degrees of freedom
+    half = (hi4 - lo4) / 2
+    assert half == pytest.approx(4.314656 * v.std(ddof=1) / np.sqrt(5), rel=1e-6)
+
+
+def test_overall_verdict():
+    assert claims.overall(["supported", "supported", "not run"]) == "supported"
+    assert claims.overall(["supported", "inconclusive"]) == "inconclusive"
+    assert claims.overall(["supported", "contradicted"]) == "contradicted"
+    assert claims.overall(["not run"]) == "not run"
+
+
+def synthetic(
+    deltas=(0.0, 0.5, 1.0), sigmas=(0.1,), seeds=5, ta_gap=0.2, ia=None, rng_seed=0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Final-epoch δ-task results: tanh's target alignment ``ta_gap`` above relu's at every
+    δ > 0 (none at δ = 0), relu's input alignment 0.1 above tanh's; tanh's input alignment
+    along δ given by ``ia`` (a function of δ); small seed noise."""
+    rng = np.random.default_rng(rng_seed)
+    rows, dich = [], []
+    for act, d, s, seed in itertools.product(("tanh", "relu"), deltas, sigmas, range(seeds)):
+        tanh = act == "tanh"
+        base_ia = ia(d) if ia else 0.6
+        row = {"arch": "shallow", "act": act, "readout": "uniform", "sigma": s, "delta": d,
+               "seed": seed, "epoch": 10}  # fmt: skip
+        row["target_alignment"] = 0.5 + (ta_gap * d if tanh else 0) + rng.normal(0, 0.005)
+        row["input_alignment"] = base_ia + (0 if tanh else 0.1) + rng.normal(0, 0.005)
+        rows.append(row)
+        for name in ("xor", "b1", "b2"):
+            dich.append(
+                {k: row[k] for k in KEYS} | {"epoch": 10, "dichotomy": name}
+                | {"ccgp": (0.9 if not tanh else 0.6) + rng.normal(0, 0.01),
+                   "decoding_noisy": (1.0 - 0.3 * d if tanh else 1.0) + rng.normal(0, 0.005)}
+            )  # fmt: skip
+    return pd.DataFrame(rows), pd.DataFrame(dich)
+
+
+def _check(metrics, dich):
+    return claims.check("d", "delta", metrics, dich, KEYS)
+
+
+def _verdicts(df, claim):
+    return list(df[df["claim"] == claim]["verdict"])
+
+
+def test_claims_true_by_construction_are_supported():
+    df = _check(*synthetic(ia=lambda d: 0.6 + 0.2 * (d == 0.5)))
+    for c in ("tanh_target_alignment", "relu_input_alignment", "relu_untrained_abstract",
+              "tanh_input_alignment_nonmonotonic", "gap_shrinks_toward_xor",
+              "tanh_untrained_decoding_drops"):  # fmt: skip
+        assert set(_verdicts(df, c)) == {"supported"}, df[df["claim"] == c]
+    row = df[df["claim"] == "tanh_input_alignment_nonmonotonic"].iloc[0]
+    assert "peak at delta=0.5" in row["setting"]
+    assert row["effect"] == pytest.approx(0.2, abs=0.01)  # min(0.2, 0.2) above both ends
+    gap = df[df["claim"] == "tanh_target_alignment"]
+    assert list(gap["setting"]) == ["delta=0.5", "delta=1"]  # δ ≥ 0.25 only
+    assert gap["effect"].to_numpy() == pytest.approx([0.1, 0.2], abs=0.01)
+
+
+def test_false_claims_are_contradicted():
+    # relu above tanh in target alignment, and tanh's input alignment monotonic in δ
+    df = _check(*synthetic(ta_gap=-0.2, ia=lambda d: 0.5 + 0.2 * d))
+    assert set(_verdicts(df, "tanh_target_alignment")) == {"contradicted"}
+    assert _verdicts(df, "tanh_input_alignment_nonmonotonic") == ["contradicted"]
+
+
+def test_too_few_seeds_is_inconclusive_and_missing_data_is_not_run():
+    df = _check(*synthetic(seeds=2))
+    assert set(_verdicts(df, "tanh_target_alignment")) == {"inconclusive"}
+    # one σ: the noise claim cannot be tested; it is reported, not an error
+    noise = df[df["claim"] == "relu_noise_nonmonotonic"].iloc[0]
+    assert noise["verdict"] == "not run" and "needs ≥ 3 values of sigma" in noise["setting"]
+    metrics, dich = synthetic()
+    only_tanh = _check(metrics[metrics["act"] == "tanh"], dich[dich["act"] == "tanh"])
+    assert "needs activations relu" in set(only_tanh["setting"])
+
+
+def test_bump_known_answer():
+    final = pd.DataFrame(
+        {
+            "seed": [0, 0, 0, 1, 1, 1],
+            "delta": [0, 0.5, 1] * 2,
+            "input_alignment": [0.5, 0.4, 0.7, 0.6, 0.45, 0.8],
+        }  # fmt: skip
+    )
+    [(label, values, candidates)] = delta_claims.bump(final, "input_alignment", "delta", [])
+    assert label == "dip at delta=0.5" and candidates == 2
+    assert values == pytest.approx([0.1, 0.15])  # min(0.5−0.4, 0.7−0.4), min(0.6−0.45, 0.8−0.45)
+
+
+def test_table_reads_as_text():
+    text = claims.table(_check(*synthetic()))
+    assert "[supported] d: for δ ≥ 0.25, tanh's final target alignment exceeds relu's" in text
+    assert "delta=0.5" in text and "n=5" in text and "not run: needs ≥ 3 values of sigma" in text
