@@ -35,6 +35,7 @@ rule all:
                 "summary.parquet",
                 "manifest.json",
                 "claims.parquet",
+                "claims.tsv",
             )
         ],
         [

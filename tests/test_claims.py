@@ -45,11 +45,30 @@ def test_picking_the_best_of_several_widens_the_interval():
     assert half == pytest.approx(4.314656 * v.std(ddof=1) / np.sqrt(5), rel=1e-6)
 
 
+def test_bump_finds_a_dip_between_interior_points():
+    # rises overall with a dip at 0.5: within the range of the two ends, still non-monotonic
+    curve = [0.5, 0.7, 0.6, 0.8, 0.9]
+    final = pd.DataFrame(
+        {"seed": np.repeat(range(4), 5), "delta": [0, 0.25, 0.5, 0.75, 1] * 4,
+         "input_alignment": np.tile(curve, 4) + np.repeat([0, 0.01, -0.01, 0.005], 5)}
+    )  # fmt: skip
+    [(label, values, candidates)] = delta_claims.bump(final, "input_alignment", "delta", [])
+    assert candidates == 20 and values.mean() == pytest.approx(0.1)
+    assert label.startswith(("dip at delta=0.5", "peak at delta=0.25"))
+
+
 def test_overall_verdict():
+    C = claims.Contrast
     assert claims.overall(["supported", "supported", "not run"]) == "supported"
-    assert claims.overall(["supported", "inconclusive"]) == "inconclusive"
-    assert claims.overall(["supported", "contradicted"]) == "contradicted"
     assert claims.overall(["not run"]) == "not run"
+    clear = C("a", "m", np.array([-0.5, -0.52, -0.49, -0.51, -0.5]))
+    marginal = C("b", "m", np.array([-0.02, -0.03, -0.01, -0.025, -0.015]))  # below 0 at 95 %
+    assert claims.verdict(marginal.values)[3] == "contradicted"
+    assert claims.overall(["supported", "contradicted"], [clear]) == "contradicted"
+    # one marginal contradiction among 20 settings is what chance gives: not enough
+    others = [C(str(i), "m", np.array([0.1, 0.12, 0.09, 0.11, 0.1])) for i in range(19)]
+    verdicts = ["supported"] * 19 + ["contradicted"]
+    assert claims.overall(verdicts, [*others, marginal]) == "inconclusive"
 
 
 def synthetic(
@@ -126,8 +145,85 @@ def test_bump_known_answer():
         }  # fmt: skip
     )
     [(label, values, candidates)] = delta_claims.bump(final, "input_alignment", "delta", [])
-    assert label == "dip at delta=0.5" and candidates == 2
+    assert label == "dip at delta=0.5 (0, 1)" and candidates == 2
     assert values == pytest.approx([0.1, 0.15])  # min(0.5−0.4, 0.7−0.4), min(0.6−0.45, 0.8−0.45)
+
+
+def test_seeds_pair_by_label_not_position():
+    metrics, dich = synthetic(seeds=4)
+    # seed 0 lacks δ = 1 for relu, seed 3 lacks δ = 0 for tanh: 2 seeds have both ends
+    drop = ((metrics["seed"] == 0) & (metrics["delta"] == 1.0) & (metrics["act"] == "relu")) | (
+        (metrics["seed"] == 3) & (metrics["delta"] == 0.0) & (metrics["act"] == "tanh")
+    )
+    df = _check(metrics[~drop], dich)
+    row = df[df["claim"] == "gap_shrinks_toward_xor"].iloc[0]
+    assert row["n"] == 2 and row["effect"] == pytest.approx(0.2, abs=0.02)
+
+
+def test_nan_metric_is_dropped_not_a_crash():
+    metrics, dich = synthetic()
+    tanh_mid = (metrics["act"] == "tanh") & (metrics["delta"] == 0.5)
+    metrics.loc[tanh_mid, "input_alignment"] = np.nan  # a zero kernel gives NaN alignment
+    df = _check(metrics, dich)
+    row = df[df["claim"] == "tanh_input_alignment_nonmonotonic"].iloc[0]
+    assert row["verdict"] == "not run" and "no seed" in row["setting"]
+
+
+ALIGN_KEYS = {"arch": "string", "act": "string", "readout": "string", "kernel": "string",
+              "d": "int64", "k": "int64", "align": "int64", "task_seed": "int64",
+              "sigma": "float64", "seed": "int64"}  # fmt: skip
+
+
+def synthetic_alignment(acts=("tanh", "relu", "bounded_relu_ub1", "softplus"), seeds=4):
+    """Final alignment-task results: tanh's TA 0.9, relu's 0.6, bounded relu 0.85, softplus
+    0.62 (near relu); IA the other way; tanh's target bits more abstract at k = d."""
+    ta = {"tanh": 0.9, "relu": 0.6, "bounded_relu_ub1": 0.85, "softplus": 0.62}
+    rng = np.random.default_rng(1)
+    rows, dich = [], []
+    for act, k, align, seed in itertools.product(acts, (1, 3), (0, 1, 2), range(seeds)):
+        row = {"arch": "shallow", "act": act, "readout": "gauss", "kernel": "maxdim", "d": 3,
+               "k": k, "align": align, "task_seed": 0, "sigma": 1.0, "seed": seed, "epoch": 5,
+               "target_alignment": ta[act] + rng.normal(0, 0.01),
+               "input_alignment": 1.5 - ta[act] + rng.normal(0, 0.01)}  # fmt: skip
+        rows.append(row)
+        for bit in ("bit0", "bit1", "bit2"):
+            ccgp = (1.0 if act == "tanh" else 0.7) + rng.normal(0, 0.01)
+            role = "target, latent" if k == 3 else "latent"
+            extra = {"epoch": 5, "dichotomy": bit, "role": role, "ccgp_proper": ccgp}
+            dich.append({key: row[key] for key in ALIGN_KEYS} | extra)
+    return pd.DataFrame(rows), pd.DataFrame(dich)
+
+
+def test_alignment_claims_on_synthetic_results():
+    df = claims.check("a", "alignment", *synthetic_alignment(), ALIGN_KEYS)
+    overall = df.groupby("claim")["overall"].first()
+    assert (overall == "supported").all(), df
+    ta = df[df["claim"] == "tanh_target_alignment"]
+    assert sorted(ta["setting"]) == ["k=1, align=1", "k=1, align=2", "k=3, align=1",
+                                     "k=3, align=2"]  # c = 0 left out  # fmt: skip
+    assert set(df[df["claim"] == "tanh_disentangled"]["setting"]) == {"align=1", "align=2"}
+    sat = df[df["claim"] == "saturating_toward_tanh"]
+    assert sat["setting"].str.startswith("bounded_relu_ub1").all()
+    one = df[df["claim"] == "one_sided_stay_relu_like"]
+    assert one["setting"].str.startswith("softplus").all()
+
+
+def test_alignment_claims_without_ablation_or_alignment_are_not_run():
+    metrics, dich = synthetic_alignment(acts=("tanh", "relu"))
+    df = claims.check("a", "alignment", metrics, dich, ALIGN_KEYS)
+    assert set(df[df["claim"] == "saturating_toward_tanh"]["verdict"]) == {"not run"}
+    flat = claims.check(
+        "a", "alignment", *(t[t["align"] == 0] for t in synthetic_alignment()), ALIGN_KEYS
+    )
+    assert set(flat["verdict"]) == {"not run"}
+    assert "needs an alignment c > 0" in set(flat["setting"])
+
+
+def test_leaky_slopes_that_are_not_relu_like():
+    from repgeom.claims.alignment import one_sided
+
+    assert one_sided("leaky_relu") and one_sided("leaky_relu_slope0.1")
+    assert not one_sided("leaky_relu_slope-0.2") and not one_sided("leaky_relu_slope1.5")
 
 
 def test_table_reads_as_text():

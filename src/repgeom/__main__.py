@@ -146,7 +146,7 @@ def claims(results: Path) -> int:
     """The ``claims`` command; returns the exit status."""
     import pandas as pd
 
-    from .claims import STATISTIC, overall, table
+    from .claims import STATISTIC, table
 
     files = sorted(results.glob("*/claims.parquet"))
     if not files:
@@ -156,7 +156,7 @@ def claims(results: Path) -> int:
     df = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
     print(f"The paper's claims, checked ({STATISTIC}):\n")
     print(table(df))
-    verdicts = [overall(list(g["verdict"])) for _, g in df.groupby(["experiment", "claim"])]
+    verdicts = [g["overall"].iloc[0] for _, g in df.groupby(["experiment", "claim"])]
     counts = ", ".join(f"{verdicts.count(v)} {v}" for v in dict.fromkeys(sorted(verdicts)))
     print(f"\n{len(verdicts)} claims: {counts}")
     return 0

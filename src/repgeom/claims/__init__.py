@@ -15,8 +15,12 @@ test: with the 4–10 seeds of a typical sweep a sign test cannot reach 95 % bel
 normal; the interval also says how large the effect is. Where a contrast is the largest of
 several candidates (a non-monotonicity: the interior point with the largest peak or dip), the
 interval is Bonferroni-widened for the number of candidates. A claim whose data the sweep does not
-hold (one δ only, no relu) is ``not run``, never an error. Every verdict is per setting; a
-claim's overall verdict is ``supported`` only if every setting's is, ``contradicted`` if any is.
+hold (one δ only, no relu) is ``not run``, never an error.
+
+Every verdict is per setting. A claim's overall verdict is ``supported`` only if every tested
+setting is (an intersection–union test: valid at 5 % without correction), ``contradicted`` if
+some setting's interval lies below 0 even at the Bonferroni level 1 − 0.05 / (settings), so
+that one unlucky setting among many does not contradict a claim, and ``inconclusive`` otherwise.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ COLUMNS = (
     "ci_high",
     "n",
     "verdict",
+    "overall",
 )
 
 
@@ -60,19 +65,24 @@ class Contrast:
     #: (Bonferroni), so picking the best does not make a claim look supported by chance
     candidates: int = 1
 
+    def interval(self, level: float = LEVEL) -> tuple[float, float]:
+        """The (low, high) interval at ``level``, corrected for the candidates."""
+        return t_interval(self.values, 1 - (1 - level) / self.candidates)[1:]
+
 
 @dataclass(frozen=True)
 class Claim:
     """A claim of the paper about one task family.
 
-    ``contrasts(final, dich)`` gets the experiment's final-epoch run metrics and per-dichotomy
-    metrics (one row per run; dichotomies in long form) and yields the claim's contrasts, or a
-    string saying why the sweep cannot test it.
+    ``contrasts(final, dich, keys)`` gets the experiment's final-epoch run metrics and
+    per-dichotomy metrics (one row per run; dichotomies in long form) and its cell keys (the
+    run keys but act and seed), and yields the claim's contrasts, or a string saying why the
+    sweep cannot test it.
     """
 
     id: str
     statement: str
-    contrasts: Callable[[pd.DataFrame, pd.DataFrame], Iterator[Contrast] | str]
+    contrasts: Callable[[pd.DataFrame, pd.DataFrame, list[str]], Iterator[Contrast] | str]
 
 
 def t_interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:
@@ -101,14 +111,18 @@ def verdict(
     return mean, lo, hi, "inconclusive"
 
 
-def overall(verdicts: list[str]) -> str:
-    """A claim's verdict over its settings."""
+def overall(verdicts: list[str], contrasts: list[Contrast] = ()) -> str:
+    """A claim's verdict over its settings (see the module docstring); ``contrasts``, the
+    tested settings' contrasts, decide ``contradicted`` at the Bonferroni level."""
     tested = [v for v in verdicts if v != "not run"]
     if not tested:
         return "not run"
-    if "contradicted" in tested:
+    if all(v == "supported" for v in tested):
+        return "supported"
+    usable = [c for c in contrasts if len(c.values) >= max(MIN_SEEDS, 2)]
+    if any(c.interval(1 - (1 - LEVEL) / len(usable))[1] < 0 for c in usable):
         return "contradicted"
-    return "supported" if all(v == "supported" for v in tested) else "inconclusive"
+    return "inconclusive"
 
 
 def final_epoch(df: pd.DataFrame, run_keys: list[str]) -> pd.DataFrame:
@@ -119,9 +133,12 @@ def final_epoch(df: pd.DataFrame, run_keys: list[str]) -> pd.DataFrame:
 
 def claims_of(family: str) -> tuple[Claim, ...]:
     """The claims the family ``family`` declares (none if it has no claims module)."""
+    name = f"{__name__}.{family}"
     try:
-        module = importlib.import_module(f"{__name__}.{family}")
-    except ModuleNotFoundError:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        if err.name != name:
+            raise
         return ()
     return module.CLAIMS
 
@@ -136,22 +153,29 @@ def check(
     """Every claim of ``family`` on one experiment's aggregated tables: one row per claim and
     setting (columns :data:`COLUMNS`)."""
     keys = list(key_types)
+    cell = [k for k in keys if k not in ("act", "seed")]
     final = final_epoch(metrics, keys)
     dich = final_epoch(dichotomies, keys + ["dichotomy"])
     rows = []
     for claim in claims_of(family):
         base = {"experiment": experiment, "claim": claim.id, "statement": claim.statement}
-        out = claim.contrasts(final, dich)
-        if isinstance(out, str):
-            rows.append(base | {"setting": out, "metric": "", "n": 0, "verdict": "not run"})
+        out = claim.contrasts(final, dich, cell)
+        contrasts = [] if isinstance(out, str) else [c for c in out if len(c.values)]
+        if not contrasts:
+            why = out if isinstance(out, str) else "no seed has the runs this claim compares"
+            rows.append(base | {"setting": why, "metric": "", "n": 0, "verdict": "not run"})
+            rows[-1]["overall"] = "not run"
             continue
-        for c in out:
+        mine = []
+        for c in contrasts:
             effect, lo, hi, v = verdict(c.values, candidates=c.candidates)
-            rows.append(
+            mine.append(
                 base
                 | {"setting": c.setting, "metric": c.metric, "effect": effect}
                 | {"ci_low": lo, "ci_high": hi, "n": len(c.values), "verdict": v}
             )
+        verdict_all = overall([r["verdict"] for r in mine], contrasts)
+        rows += [r | {"overall": verdict_all} for r in mine]
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     df["n"] = df["n"].fillna(0).astype("int64")
     for c in ("effect", "ci_low", "ci_high"):
@@ -181,6 +205,15 @@ def paired(
         yield (key if isinstance(key, tuple) else (key,)), vals.to_numpy()
 
 
+def groups(df: pd.DataFrame, by: list[str]):
+    """(key tuple, group) over ``by``; the whole frame as one group when ``by`` is empty."""
+    if not by:
+        yield (), df
+        return
+    for key, g in df.groupby(by, observed=True, sort=True):
+        yield (key if isinstance(key, tuple) else (key,)), g
+
+
 def setting(by: list[str], key: tuple) -> str:
     """``delta=0.5, sigma=0.1``."""
     return ", ".join(f"{k}={_fmt(v)}" for k, v in zip(by, key, strict=True)) or "all"
@@ -196,8 +229,10 @@ def varying(final: pd.DataFrame, keys: list[str]) -> list[str]:
 
 
 STATISTIC = (
-    f"paired by seed; two-sided {LEVEL:.0%} Student-t interval on the mean contrast; "
-    f"inconclusive below {MIN_SEEDS} seeds"
+    f"paired by seed; two-sided {LEVEL:.0%} Student-t interval on the mean contrast, "
+    f"Bonferroni-widened where a contrast is the best of several; inconclusive below "
+    f"{MIN_SEEDS} seeds with data; a claim is contradicted only at the Bonferroni level over "
+    "its settings"
 )
 
 
@@ -229,7 +264,7 @@ def table(claims: pd.DataFrame) -> str:
     each claim's overall verdict first."""
     lines = []
     for (exp, _), rows in claims.groupby(["experiment", "claim"], sort=False):
-        head = overall(list(rows["verdict"]))
+        head = rows["overall"].iloc[0]
         lines.append(f"[{head}] {exp}: {rows['statement'].iloc[0]}")
         for r in rows.itertuples():
             if r.verdict == "not run":

@@ -5,18 +5,28 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import Claim, Contrast, paired, setting, varying
+from . import Claim, Contrast, groups, paired, setting, varying
 
-_CELL = ("arch", "readout", "kernel", "d", "k", "align", "task_seed", "sigma")
 #: activations saturating on both sides (a banded derivative), and one-sided ones (Fig. 5).
 #: Shifted variants (tanh_bias, relu_bias, shifted_relu) change the behaviour at the origin,
 #: whose role the paper leaves open: no claim is made about them.
 TWO_SIDED = ("bounded_relu", "relu6", "hardtanh")
-ONE_SIDED = ("leaky_relu", "softplus")
 
 
-def _by(final: pd.DataFrame) -> list[str]:
-    return varying(final, list(_CELL)) or ["d"]
+def one_sided(name: str) -> bool:
+    """softplus, or a leaky relu with slope in (0, 1) (a slope ≥ 1 or < 0 is not relu-like)."""
+    if name == "softplus" or name == "leaky_relu":
+        return True
+    if name.startswith("leaky_relu_slope"):
+        try:
+            return 0 < float(name.removeprefix("leaky_relu_slope")) < 1
+        except ValueError:
+            return False
+    return False
+
+
+def _by(final: pd.DataFrame, keys: list[str]) -> list[str]:
+    return varying(final, keys) or ["d"]
 
 
 def _missing(final: pd.DataFrame, *acts: str) -> str | None:
@@ -31,57 +41,62 @@ def aligned(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["align"] > 0] if "align" in df.columns else df
 
 
-def _gap(final, metric, a, b, label=None):
+def _gap(final, keys, metric, a, b, label=None):
     if why := _missing(final, a, b):
         return why
     final = aligned(final)
     if final.empty:
         return "needs an alignment c > 0"
-    by = _by(final)
+    by = _by(final, keys)
     return (
         Contrast(setting(by, key), label or metric, v)
         for key, v in paired(final, metric, final["act"] == a, final["act"] == b, by)
     )
 
 
-def tanh_target_alignment(final, dich):
-    return _gap(final, "target_alignment", "tanh", "relu")
+def tanh_target_alignment(final, dich, keys):
+    return _gap(final, keys, "target_alignment", "tanh", "relu")
 
 
-def relu_input_alignment(final, dich):
-    return _gap(final, "input_alignment", "relu", "tanh")
+def relu_input_alignment(final, dich, keys):
+    return _gap(final, keys, "input_alignment", "relu", "tanh")
 
 
-def target_ccgp(dich: pd.DataFrame) -> pd.DataFrame:
+def target_ccgp(dich: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Each run's CCGP (proper splits) averaged over its trained latent bits (CCGP_T)."""
     d = dich[dich["role"] == "target, latent"]
-    keys = [c for c in d.columns if c in (*_CELL, "act", "seed")]
-    return d.groupby(keys, observed=True)["ccgp_proper"].mean().reset_index()
+    return d.groupby([*keys, "act", "seed"], observed=True)["ccgp_proper"].mean().reset_index()
 
 
-def tanh_disentangled(final, dich):
-    ccgp = target_ccgp(dich)
+def tanh_disentangled(final, dich, keys):
+    ccgp = target_ccgp(dich, keys)
     ccgp = ccgp[ccgp["k"] == ccgp["d"]] if {"k", "d"} <= set(ccgp.columns) else ccgp.iloc[:0]
     if ccgp.empty:
         return "needs k = d (every latent bit trained)"
-    return _gap(ccgp, "ccgp_proper", "tanh", "relu", "CCGP of the target bits")
+    return _gap(ccgp, keys, "ccgp_proper", "tanh", "relu", "CCGP of the target bits")
 
 
-def _ablation(final, family: tuple[str, ...]):
-    acts = sorted(a for a in set(final["act"]) if a.startswith(family))
+def _ablation(final, wanted, what: str):
+    """(why not, activations): the activations ``wanted`` picks, with tanh and relu present
+    and some alignment c > 0."""
+    acts = sorted(a for a in set(final["act"]) if wanted(a))
     if why := _missing(final, "tanh", "relu"):
         return why, []
     if not acts:
-        return f"needs an activation of {', '.join(family)}", []
+        return f"needs {what}", []
+    if aligned(final).empty:
+        return "needs an alignment c > 0", []
     return None, acts
 
 
-def saturating_toward_tanh(final, dich):
-    why, acts = _ablation(final, TWO_SIDED)
+def saturating_toward_tanh(final, dich, keys):
+    why, acts = _ablation(
+        final, lambda a: a.startswith(TWO_SIDED), "an activation of " + ", ".join(TWO_SIDED)
+    )
     if why:
         return why
     final = aligned(final)
-    by = _by(final)
+    by = _by(final, keys)
     out = []
     for a in acts:
         for key, v in paired(
@@ -91,21 +106,22 @@ def saturating_toward_tanh(final, dich):
     return iter(out)
 
 
-def one_sided_stay_relu_like(final, dich):
-    why, acts = _ablation(final, ONE_SIDED)
+def one_sided_stay_relu_like(final, dich, keys):
+    why, acts = _ablation(final, one_sided, "softplus or a leaky relu with slope in (0, 1)")
     if why:
         return why
     final = aligned(final)
-    by = _by(final)
-    ta = final.set_index(by + ["seed", "act"])["target_alignment"].unstack("act")
+    by = _by(final, keys)
+    cell = [k for k in keys if k in final.columns]
+    ta = final.set_index([*cell, "seed", "act"])["target_alignment"].unstack("act")
     out = []
     for a in acts:
         # closer to relu than to tanh, seed by seed
-        closer = ((ta[a] - ta["tanh"]).abs() - (ta[a] - ta["relu"]).abs()).dropna()
-        for key, v in closer.groupby(level=list(range(len(by))), sort=True):
-            key = key if isinstance(key, tuple) else (key,)
+        closer = ((ta[a] - ta["tanh"]).abs() - (ta[a] - ta["relu"]).abs()).rename("c")
+        closer = closer.dropna().reset_index()
+        for key, g in groups(closer, by):
             out.append(
-                Contrast(f"{a}, {setting(by, key)}", "|TA−tanh's| − |TA−relu's|", v.to_numpy())
+                Contrast(f"{a}, {setting(by, key)}", "|TA−tanh's| − |TA−relu's|", g["c"].to_numpy())
             )
     return iter(out)
 

@@ -2,162 +2,147 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 
-from . import Claim, Contrast, paired, setting, varying
+from . import Claim, Contrast, groups, paired, setting, varying
 
 #: "highly separable" settings of the main claims, as in the paper's discussion
 MAIN_DELTA = 0.25
-#: keys that a contrast is never taken over (it is per seed, between activations)
-_FIXED = ("act", "seed")
 
 
-def _others(final: pd.DataFrame, *exclude: str) -> list[str]:
-    keys = [c for c in ("arch", "readout", "sigma", "delta") if c not in exclude]
-    return varying(final, keys)
+def _missing(final: pd.DataFrame, *acts: str) -> str | None:
+    gone = [a for a in acts if a not in set(final["act"])]
+    return f"needs activations {', '.join(gone)}" if gone else None
 
 
-def _has(final: pd.DataFrame, *acts: str) -> str | None:
-    missing = [a for a in acts if a not in set(final["act"])]
-    return f"needs activations {', '.join(missing)}" if missing else None
-
-
-def _untrained(dich: pd.DataFrame, metric: str) -> pd.DataFrame:
+def _untrained(dich: pd.DataFrame, metric: str, keys: list[str]) -> pd.DataFrame:
     """Each run's mean of ``metric`` over the untrained bits b1, b2, as a run-level column."""
     d = dich[dich["dichotomy"].isin(["b1", "b2"])]
-    keys = [c for c in d.columns if c in ("arch", "act", "readout", "sigma", "delta", "seed")]
-    return d.groupby(keys, observed=True)[metric].mean().reset_index()
+    return d.groupby([*keys, "act", "seed"], observed=True)[metric].mean().reset_index()
 
 
-def _activation_gap(final, metric, a, b, min_delta=MAIN_DELTA):
-    if why := _has(final, a, b):
+def _activation_gap(final, keys, metric, a, b, label=None):
+    if why := _missing(final, a, b):
         return why
-    sub = final[final["delta"] >= min_delta]
+    sub = final[final["delta"] >= MAIN_DELTA]
     if sub.empty:
-        return f"needs δ ≥ {min_delta}"
-    by = _others(final) or ["delta"]
+        return f"needs δ ≥ {MAIN_DELTA}"
+    by = varying(sub, keys) or ["delta"]
     return (
-        Contrast(setting(by, key), metric, v)
+        Contrast(setting(by, key), label or metric, v)
         for key, v in paired(sub, metric, sub["act"] == a, sub["act"] == b, by)
     )
 
 
-def tanh_target_alignment(final, dich):
-    return _activation_gap(final, "target_alignment", "tanh", "relu")
+def tanh_target_alignment(final, dich, keys):
+    return _activation_gap(final, keys, "target_alignment", "tanh", "relu")
 
 
-def relu_input_alignment(final, dich):
-    return _activation_gap(final, "input_alignment", "relu", "tanh")
+def relu_input_alignment(final, dich, keys):
+    return _activation_gap(final, keys, "input_alignment", "relu", "tanh")
 
 
-def relu_untrained_abstract(final, dich):
-    return _activation_gap(_untrained(dich, "ccgp"), "ccgp", "relu", "tanh")
+def relu_untrained_abstract(final, dich, keys):
+    ccgp = _untrained(dich, "ccgp", keys)
+    return _activation_gap(ccgp, keys, "ccgp", "relu", "tanh", "ccgp (b1, b2)")
+
+
+def _by_seed(g: pd.DataFrame, axis: str, metric: str, values: list) -> pd.DataFrame:
+    """``metric`` as a seed × ``axis`` table with every value of ``axis`` as a column; seeds
+    missing any value are dropped (pairs stay paired)."""
+    wide = g.pivot_table(index="seed", columns=axis, values=metric, dropna=False)
+    return wide.reindex(columns=values).dropna()
 
 
 def bump(
     final: pd.DataFrame, metric: str, axis: str, by: list[str]
 ) -> list[tuple[str, np.ndarray, int]] | str:
-    """Non-monotonicity of ``metric`` along ``axis``, per group of ``by``: at the interior
-    value with the largest mean excursion beyond both ends, the per-seed excursion (a peak:
-    min(m_j − m_first, m_j − m_last); a dip: the same with signs reversed), and the number of
-    candidates it was picked from (2 per interior value). Positive: the metric is non-monotonic
-    there; negative: it lies between its ends (monotonic or flat)."""
+    """Non-monotonicity of ``metric`` along ``axis``, per group of ``by``.
+
+    Candidates: every triple of values v_i < v_j < v_k and both shapes, a peak with per-seed
+    excursion min(m_j − m_i, m_j − m_k) and a dip min(m_i − m_j, m_k − m_j). Returns, per
+    group, the candidate with the largest mean excursion (label, per-seed values) and the
+    number of candidates it was picked from. Positive: the metric goes up and down there.
+    """
     values = sorted(final[axis].unique())
     if len(values) < 3:
         return f"needs ≥ 3 values of {axis} (has {len(values)})"
+    triples = list(itertools.combinations(values, 3))
     out = []
-    groups = final.groupby(by, observed=True, sort=True) if by else [((), final)]
-    for key, g in groups:
-        wide = g.pivot_table(index="seed", columns=axis, values=metric).dropna()
-        first, last = wide[values[0]], wide[values[-1]]
+    for key, g in groups(final, by):
+        wide = _by_seed(g, axis, metric, values)
+        if wide.empty:
+            continue
         best = None
-        for v in values[1:-1]:
+        for i, j, k in triples:
             for sign, kind in ((1, "peak"), (-1, "dip")):
-                exc = np.minimum(sign * (wide[v] - first), sign * (wide[v] - last)).to_numpy()
+                exc = np.minimum(sign * (wide[j] - wide[i]), sign * (wide[j] - wide[k]))
+                exc = exc.to_numpy()
                 if best is None or exc.mean() > best[0].mean():
-                    best = (exc, f"{kind} at {axis}={v:g}")
-        key = key if isinstance(key, tuple) else (key,)
+                    best = (exc, f"{kind} at {axis}={j:g} ({i:g}, {k:g})")
         label = ", ".join(filter(None, [setting(by, key) if by else "", best[1]]))
-        out.append((label, best[0], 2 * (len(values) - 2)))
+        out.append((label, best[0], 2 * len(triples)))
     return out
 
 
-def tanh_input_alignment_nonmonotonic(final, dich):
-    if why := _has(final, "tanh"):
+def tanh_input_alignment_nonmonotonic(final, dich, keys):
+    if why := _missing(final, "tanh"):
         return why
     tanh = final[final["act"] == "tanh"]
-    res = bump(tanh, "input_alignment", "delta", _others(tanh, "delta"))
+    res = bump(tanh, "input_alignment", "delta", varying(tanh, [k for k in keys if k != "delta"]))
     if isinstance(res, str):
         return res
     return (Contrast(s, "input_alignment", v, n) for s, v, n in res)
 
 
-def relu_noise_nonmonotonic(final, dich):
-    if why := _has(final, "relu"):
+def relu_noise_nonmonotonic(final, dich, keys):
+    if why := _missing(final, "relu"):
         return why
     relu = final[final["act"] == "relu"]
+    by = varying(relu, [k for k in keys if k != "sigma"])
     out = []
     for metric in ("target_alignment", "input_alignment"):
-        res = bump(relu, metric, "sigma", _others(relu, "sigma"))
+        res = bump(relu, metric, "sigma", by)
         if isinstance(res, str):
             return res
         out += [Contrast(s, metric, v, n) for s, v, n in res]
     return iter(out)
 
 
-def gap_shrinks_toward_xor(final, dich):
-    if why := _has(final, "tanh", "relu"):
-        return why
-    deltas = sorted(final["delta"].unique())
+def _ends(df: pd.DataFrame, keys: list[str], metric: str, label: str, first_minus_last: bool):
+    """Per group of the keys other than δ: ``metric`` at the largest δ minus at the smallest
+    (or the reverse), seed by seed."""
+    deltas = sorted(df["delta"].unique())
     if len(deltas) < 2:
         return "needs ≥ 2 values of delta"
-    by = _others(final, "delta")
-    gaps = dict(
-        paired(
-            final,
-            "target_alignment",
-            final["act"] == "tanh",
-            final["act"] == "relu",
-            by + ["delta"],
-        )
-    )  # (…, delta) → per-seed gap
+    lo, hi = (deltas[-1], deltas[0]) if first_minus_last else (deltas[0], deltas[-1])
+    by = varying(df, [k for k in keys if k != "delta"])
     out = []
-    for key in sorted({k[:-1] for k in gaps}):
-        hi, lo = gaps.get((*key, deltas[-1])), gaps.get((*key, deltas[0]))
-        if hi is not None and lo is not None and len(hi) == len(lo):
-            label = ", ".join(
-                filter(
-                    None, [setting(by, key) if by else "", f"delta {deltas[-1]:g} vs {deltas[0]:g}"]
-                )
-            )
-            out.append(Contrast(label, "target_alignment gap", hi - lo))
+    for key, g in groups(df, by):
+        wide = _by_seed(g, "delta", metric, [lo, hi])
+        where = ", ".join(filter(None, [setting(by, key) if by else "", f"delta {hi:g} vs {lo:g}"]))
+        out.append(Contrast(where, label, (wide[hi] - wide[lo]).to_numpy()))
     return iter(out)
 
 
-def tanh_untrained_decoding_drops(final, dich):
-    if why := _has(final, "tanh"):
+def gap_shrinks_toward_xor(final, dich, keys):
+    if why := _missing(final, "tanh", "relu"):
         return why
-    dec = _untrained(dich, "decoding_noisy")
+    cell = [k for k in keys if k in final.columns]
+    ta = final.set_index([*cell, "seed", "act"])["target_alignment"].unstack("act")
+    gap = (ta["tanh"] - ta["relu"]).rename("gap").reset_index()
+    return _ends(gap, keys, "gap", "target_alignment gap", first_minus_last=False)
+
+
+def tanh_untrained_decoding_drops(final, dich, keys):
+    if why := _missing(final, "tanh"):
+        return why
+    dec = _untrained(dich, "decoding_noisy", keys)
     tanh = dec[dec["act"] == "tanh"]
-    deltas = sorted(tanh["delta"].unique())
-    if len(deltas) < 2:
-        return "needs ≥ 2 values of delta"
-    by = _others(tanh, "delta")
-    groups = tanh.groupby(by, observed=True, sort=True) if by else [((), tanh)]
-    out = []
-    for key, g in groups:
-        wide = g.pivot_table(index="seed", columns="delta", values="decoding_noisy").dropna()
-        key = key if isinstance(key, tuple) else (key,)
-        label = ", ".join(
-            filter(None, [setting(by, key) if by else "", f"delta {deltas[0]:g} vs {deltas[-1]:g}"])
-        )
-        out.append(
-            Contrast(
-                label, "noisy decoding (b1, b2)", (wide[deltas[0]] - wide[deltas[-1]]).to_numpy()
-            )
-        )
-    return iter(out)
+    return _ends(tanh, keys, "decoding_noisy", "noisy decoding (b1, b2)", first_minus_last=True)
 
 
 CLAIMS = (
