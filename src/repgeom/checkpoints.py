@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .storage import temporary_name
+from . import storage
+from .storage import atomic, temporary_name
 from .training import LoopState
 
 log = logging.getLogger("repgeom")
@@ -31,9 +32,7 @@ def fingerprint(run_cfgs: list[dict], device: str = "cpu") -> str:
     """SHA-256 of what a resumed run must share with the interrupted one to end with its
     weights: the runs' resolved configurations (in order: the run axis), the device, and the
     versions of repgeom and torch (a code fix must not continue an old trajectory)."""
-    from .storage import package_versions
-
-    versions = package_versions()
+    versions = storage.package_versions()
     doc = {
         "runs": run_cfgs,
         "device": device,
@@ -44,8 +43,6 @@ def fingerprint(run_cfgs: list[dict], device: str = "cpu") -> str:
 
 def save(path: str | Path, state: LoopState, fp: str, reason: str = "") -> None:
     """Write ``state`` atomically to ``path`` (an ``.npz``); ``reason`` says why (for logs)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"params.{k}": v for k, v in state.params.items()}
     for e, snap in state.snapshots.items():
         arrays |= {f"snap.{e}.{k}": v for k, v in snap.items()}
@@ -58,23 +55,18 @@ def save(path: str | Path, state: LoopState, fp: str, reason: str = "") -> None:
         "snapshot_epochs": sorted(state.snapshots),
         "reason": reason,
     }
-    tmp = temporary_name(path)
-    try:
-        with open(tmp, "wb") as fh:
-            np.savez(
-                fh,
-                header=np.array(json.dumps(header)),
-                active=state.active,
-                stop_epoch=state.stop_epoch,
-                converged=state.converged,
-                loss=state.loss,
-                **arrays,
-            )
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(
+            fh,
+            header=np.array(json.dumps(header)),
+            active=state.active,
+            stop_epoch=state.stop_epoch,
+            converged=state.converged,
+            loss=state.loss,
+            **arrays,
+        )
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def load(path: str | Path, fp: str) -> LoopState | None:

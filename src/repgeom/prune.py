@@ -21,10 +21,9 @@ import yaml
 
 from .config import deep_merge, load_schema, validate
 from .storage import EXPERIMENT_MANIFEST
-from .sweep import Experiment, Sweep
+from .sweep import Experiment, Sweep, checkpoint_path
 
 SCHEMA = Path(__file__).parents[2] / "workflow/schemas/config.schema.yaml"
-CHECKPOINT_SUFFIX = ".checkpoint.npz"
 
 
 def load_config(configfiles: list[str | Path]) -> dict:
@@ -77,7 +76,7 @@ def _expected_jobs(exp: Experiment) -> set[Path]:
         for m in exp.all_manifests(stage):
             out.add(Path(m).resolve())
             if stage == "train" and not Path(m).exists():
-                out.add(Path(m.removesuffix(".json") + CHECKPOINT_SUFFIX).resolve())
+                out.add(Path(checkpoint_path(m)).resolve())
     return out
 
 

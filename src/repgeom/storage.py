@@ -12,6 +12,7 @@ Layout (hive partitions, see docs/data_dictionary.md), one tree per experiment::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -60,19 +61,33 @@ def temporary_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
-def write_parquet(table: pa.Table, path: str | Path, meta: dict) -> None:
-    """Write ``table`` atomically with ``meta`` (values JSON-encoded) under ``repgeom.*`` keys."""
+@contextlib.contextmanager
+def atomic(path: str | Path):
+    """Yield a temporary path to write ``path``'s content to; it is renamed into place when the
+    block ends without an exception, and removed otherwise. A kill never leaves a file at
+    ``path`` that looks complete."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    kv = dict(table.schema.metadata or {})
-    kv.update({(META_PREFIX + k).encode(): json.dumps(v).encode() for k, v in meta.items()})
-    kv[(META_PREFIX + "schema_version").encode()] = json.dumps(SCHEMA_VERSION).encode()
     tmp = temporary_name(path)
     try:
-        pq.write_table(table.replace_schema_metadata(kv), tmp, compression="zstd")
+        yield tmp
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _entry(path: str | Path) -> dict:
+    """A manifest entry: the file's size in bytes and SHA-256."""
+    return {"bytes": Path(path).stat().st_size, "sha256": file_digest(path)}
+
+
+def write_parquet(table: pa.Table, path: str | Path, meta: dict) -> None:
+    """Write ``table`` atomically with ``meta`` (values JSON-encoded) under ``repgeom.*`` keys."""
+    kv = dict(table.schema.metadata or {})
+    kv.update({(META_PREFIX + k).encode(): json.dumps(v).encode() for k, v in meta.items()})
+    kv[(META_PREFIX + "schema_version").encode()] = json.dumps(SCHEMA_VERSION).encode()
+    with atomic(path) as tmp:
+        pq.write_table(table.replace_schema_metadata(kv), tmp, compression="zstd")
 
 
 def read_metadata(path: str | Path) -> dict:
@@ -104,15 +119,9 @@ def file_digest(path: str | Path) -> str:
 def write_manifest(path: str | Path, files: list[str]) -> None:
     """Record, atomically, that a job wrote ``files`` completely: each path (as given) with its
     size in bytes and SHA-256. Snakemake tracks jobs by these manifests."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    entries = {str(f): {"bytes": Path(f).stat().st_size, "sha256": file_digest(f)} for f in files}
-    tmp = temporary_name(path)
-    try:
-        tmp.write_text(json.dumps({"schema_version": SCHEMA_VERSION, "files": entries}, indent=1))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    doc = {"schema_version": SCHEMA_VERSION, "files": {str(f): _entry(f) for f in files}}
+    with atomic(path) as tmp:
+        tmp.write_text(json.dumps(doc, indent=1))
 
 
 def _check(path: Path, want: dict, listed_in: str | Path, fix: str) -> None:
@@ -162,22 +171,14 @@ def write_experiment_manifest(
     ``root``: the experiment folder as the workflow spells it (the prefix of every path in the
     job manifests), so readers can find the files from any working directory.
     """
-    path = Path(path)
     doc = {
         "schema_version": SCHEMA_VERSION,
         "root": str(root),
         "jobs": {str(m): file_digest(m) for m in job_manifests},
-        "files": {
-            Path(f).name: {"bytes": Path(f).stat().st_size, "sha256": file_digest(f)}
-            for f in outputs
-        },
+        "files": {Path(f).name: _entry(f) for f in outputs},
     }
-    tmp = temporary_name(path)
-    try:
+    with atomic(path) as tmp:
         tmp.write_text(json.dumps(doc, indent=1))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def experiment_manifest(experiment_dir: str | Path) -> dict:

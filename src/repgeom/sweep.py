@@ -79,6 +79,11 @@ class Block:
         return f"block{self.index}"
 
 
+def checkpoint_path(train_manifest: str) -> str:
+    """Where the training job of ``train_manifest`` keeps its checkpoint until it is done."""
+    return train_manifest.removesuffix(".json") + ".checkpoint.npz"
+
+
 class Experiment:
     """The runs of one named experiment of a resolved configuration."""
 

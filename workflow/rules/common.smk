@@ -6,7 +6,7 @@ from snakemake.exceptions import WorkflowError
 
 from repgeom.config import ConfigError, load_schema, validate
 from repgeom.locking import ResultsLocked, lock_results
-from repgeom.sweep import EXECUTION_KEYS, Sweep
+from repgeom.sweep import EXECUTION_KEYS, Sweep, checkpoint_path
 
 try:
     _validated = validate(

@@ -21,7 +21,6 @@ for _exp in EXPERIMENTS:
                 weights=run_files(_exp, _block, "weights.parquet"),
                 loss=run_files(_exp, _block, "loss.parquet"),
                 # not an output: Snakemake keeps it when a job fails, so the rerun resumes
-                checkpoint=lambda wildcards, output: output[0].removesuffix(".json")
-                + ".checkpoint.npz",
+                checkpoint=lambda wildcards, output: checkpoint_path(output[0]),
             script:
                 "../scripts/train.py"

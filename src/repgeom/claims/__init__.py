@@ -28,7 +28,6 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -205,6 +204,36 @@ def paired(
         yield (key if isinstance(key, tuple) else (key,)), vals.to_numpy()
 
 
+def missing(df: pd.DataFrame, *acts: str) -> str | None:
+    """Why a claim comparing ``acts`` cannot be tested on ``df`` (None if it can)."""
+    gone = [a for a in acts if a not in set(df["act"])]
+    return f"needs activations {', '.join(gone)}" if gone else None
+
+
+def activation_gap(
+    df: pd.DataFrame,
+    keys: list[str],
+    metric: str,
+    a: str,
+    b: str,
+    label: str | None = None,
+    empty: str = "no runs",
+    default_by: tuple[str, ...] = (),
+):
+    """The contrast ``metric`` of ``a`` minus ``b``, per setting of the varying ``keys``
+    (``default_by`` names the setting when none varies), or why not (``empty`` if ``df`` has
+    no rows)."""
+    if df.empty:
+        return empty
+    if why := missing(df, a, b):
+        return why
+    by = varying(df, keys) or list(default_by)
+    return (
+        Contrast(setting(by, key), label or metric, v)
+        for key, v in paired(df, metric, df["act"] == a, df["act"] == b, by)
+    )
+
+
 def groups(df: pd.DataFrame, by: list[str]):
     """(key tuple, group) over ``by``; the whole frame as one group when ``by`` is empty."""
     if not by:
@@ -238,25 +267,22 @@ STATISTIC = (
 
 def write_claims(experiment_dir, experiment: str, family: str, parquet_out, table_out) -> None:
     """Check the claims of one aggregated experiment; write claims.parquet and a TSV table."""
-    import os
-
     import pyarrow as pa
 
     from .. import storage
 
-    metrics = storage.verified_table(experiment_dir, "metrics.parquet")
+    metrics = storage.verify_table(experiment_dir, "metrics.parquet")
     dichotomies = storage.verified_table(experiment_dir, "dichotomies.parquet").to_pandas()
-    key_types = storage.read_metadata(storage.verify_table(experiment_dir))["key_types"]
-    df = check(experiment, family, metrics.to_pandas(), dichotomies, key_types)
+    key_types = storage.read_metadata(metrics)["key_types"]
+    df = check(experiment, family, pd.read_parquet(metrics), dichotomies, key_types)
     meta = {
         "experiment": experiment,
         "statistic": STATISTIC,
         "versions": storage.package_versions(),
     }
     storage.write_parquet(pa.Table.from_pandas(df, preserve_index=False), parquet_out, meta)
-    tmp = storage.temporary_name(Path(table_out))
-    df.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
-    os.replace(tmp, table_out)
+    with storage.atomic(table_out) as tmp:
+        df.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
 
 
 def table(claims: pd.DataFrame) -> str:

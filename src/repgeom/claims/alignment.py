@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import Claim, Contrast, groups, paired, setting, varying
+from . import Claim, Contrast, activation_gap, groups, missing, paired, setting, varying
 
 #: activations saturating on both sides (a banded derivative), and one-sided ones (Fig. 5).
 #: Shifted variants (tanh_bias, relu_bias, shifted_relu) change the behaviour at the origin,
@@ -29,11 +29,6 @@ def _by(final: pd.DataFrame, keys: list[str]) -> list[str]:
     return varying(final, keys) or ["d"]
 
 
-def _missing(final: pd.DataFrame, *acts: str) -> str | None:
-    gone = [a for a in acts if a not in set(final["act"])]
-    return f"needs activations {', '.join(gone)}" if gone else None
-
-
 def aligned(df: pd.DataFrame) -> pd.DataFrame:
     """The runs of tasks with some input–target alignment (c > 0: grid index align ≥ 1). At
     c = 0 the target ignores the input's structure, the XOR-like end where, as at δ = 0 in the
@@ -42,15 +37,10 @@ def aligned(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _gap(final, keys, metric, a, b, label=None):
-    if why := _missing(final, a, b):
+    if why := missing(final, a, b):
         return why
-    final = aligned(final)
-    if final.empty:
-        return "needs an alignment c > 0"
-    by = _by(final, keys)
-    return (
-        Contrast(setting(by, key), label or metric, v)
-        for key, v in paired(final, metric, final["act"] == a, final["act"] == b, by)
+    return activation_gap(
+        aligned(final), keys, metric, a, b, label, "needs an alignment c > 0", ("d",)
     )
 
 
@@ -80,7 +70,7 @@ def _ablation(final, wanted, what: str):
     """(why not, activations): the activations ``wanted`` picks, with tanh and relu present
     and some alignment c > 0."""
     acts = sorted(a for a in set(final["act"]) if wanted(a))
-    if why := _missing(final, "tanh", "relu"):
+    if why := missing(final, "tanh", "relu"):
         return why, []
     if not acts:
         return f"needs {what}", []

@@ -7,15 +7,10 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from . import Claim, Contrast, groups, paired, setting, varying
+from . import Claim, Contrast, activation_gap, groups, missing, setting, varying
 
 #: "highly separable" settings of the main claims, as in the paper's discussion
 MAIN_DELTA = 0.25
-
-
-def _missing(final: pd.DataFrame, *acts: str) -> str | None:
-    gone = [a for a in acts if a not in set(final["act"])]
-    return f"needs activations {', '.join(gone)}" if gone else None
 
 
 def _untrained(dich: pd.DataFrame, metric: str, keys: list[str]) -> pd.DataFrame:
@@ -25,15 +20,17 @@ def _untrained(dich: pd.DataFrame, metric: str, keys: list[str]) -> pd.DataFrame
 
 
 def _activation_gap(final, keys, metric, a, b, label=None):
-    if why := _missing(final, a, b):
+    if why := missing(final, a, b):
         return why
-    sub = final[final["delta"] >= MAIN_DELTA]
-    if sub.empty:
-        return f"needs δ ≥ {MAIN_DELTA}"
-    by = varying(sub, keys) or ["delta"]
-    return (
-        Contrast(setting(by, key), label or metric, v)
-        for key, v in paired(sub, metric, sub["act"] == a, sub["act"] == b, by)
+    return activation_gap(
+        final[final["delta"] >= MAIN_DELTA],
+        keys,
+        metric,
+        a,
+        b,
+        label,
+        empty=f"needs δ ≥ {MAIN_DELTA}",
+        default_by=("delta",),
     )
 
 
@@ -89,7 +86,7 @@ def bump(
 
 
 def tanh_input_alignment_nonmonotonic(final, dich, keys):
-    if why := _missing(final, "tanh"):
+    if why := missing(final, "tanh"):
         return why
     tanh = final[final["act"] == "tanh"]
     res = bump(tanh, "input_alignment", "delta", varying(tanh, [k for k in keys if k != "delta"]))
@@ -99,7 +96,7 @@ def tanh_input_alignment_nonmonotonic(final, dich, keys):
 
 
 def relu_noise_nonmonotonic(final, dich, keys):
-    if why := _missing(final, "relu"):
+    if why := missing(final, "relu"):
         return why
     relu = final[final["act"] == "relu"]
     by = varying(relu, [k for k in keys if k != "sigma"])
@@ -129,7 +126,7 @@ def _ends(df: pd.DataFrame, keys: list[str], metric: str, label: str, first_minu
 
 
 def gap_shrinks_toward_xor(final, dich, keys):
-    if why := _missing(final, "tanh", "relu"):
+    if why := missing(final, "tanh", "relu"):
         return why
     cell = [k for k in keys if k in final.columns]
     ta = final.set_index([*cell, "seed", "act"])["target_alignment"].unstack("act")
@@ -138,7 +135,7 @@ def gap_shrinks_toward_xor(final, dich, keys):
 
 
 def tanh_untrained_decoding_drops(final, dich, keys):
-    if why := _missing(final, "tanh"):
+    if why := missing(final, "tanh"):
         return why
     dec = _untrained(dich, "decoding_noisy", keys)
     tanh = dec[dec["act"] == "tanh"]
