@@ -155,3 +155,16 @@ def test_lock_refuses_a_second_holder_and_tolerates_no_flock(tmp_path, monkeypat
     monkeypatch.setattr(fcntl, "flock", no_locks)
     lock_results(tmp_path / "res").close()
     assert "cannot lock" in caplog.text and "No locks available" in caplog.text
+
+
+def test_prune_names_a_missing_directory():
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "repgeom", "prune", "--directory", "/no/such/folder"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--directory /no/such/folder is not a folder" in proc.stderr

@@ -231,6 +231,9 @@ def main(argv=None) -> int:
     if args.command == "claims":
         return claims(args.results)
     if args.command == "prune":
+        if not args.directory.is_dir():
+            print(f"error: --directory {args.directory} is not a folder", file=sys.stderr)
+            return 2
         os.chdir(args.directory)
         return prune(args.configfile, args.delete, args.other_experiments)
     from .storage import EXPERIMENT_MANIFEST, ManifestError
