@@ -62,7 +62,7 @@ def workload(root: str, epochs: int, seeds: int, log_every: int) -> Experiment:
 
 
 def _with_solver(ecfg: dict, solver: str) -> dict:
-    return ecfg | {"decoder": ecfg["decoder"] | {"solver": solver}}
+    return ecfg | {"decoders": [solver]}
 
 
 def read_columns(metrics: str, dichotomies: str) -> dict[str, np.ndarray]:
@@ -160,8 +160,8 @@ def main(argv=None) -> dict:
         exp = workload(root, args.epochs, args.seeds, args.log_every)
         # the first pass trains and evaluates with the newton decoder; the second evaluates
         # the same weights with liblinear and adds the training time, measured alone below
-        newton_s, newton = _pipeline(exp, "newton", "first")
-        lib_eval_s, lib = _pipeline(exp, "liblinear", "liblinear")
+        newton_s, newton = _pipeline(exp, "svm", "first")
+        lib_eval_s, lib = _pipeline(exp, "liblinear_auto", "liblinear")
         t0 = time.perf_counter()
         for cell in exp.cells:
             cfgs = [exp.run_config(cell, s) for s in exp.seeds]
@@ -170,7 +170,7 @@ def main(argv=None) -> dict:
                 cfgs, files, [f + ".loss" for f in files], device="cpu", progress_every_s=1e9
             )
         train_s = time.perf_counter() - t0
-        naive_settings = eval_settings(_with_solver(exp.cfg["evaluation"], "liblinear"))
+        naive_settings = eval_settings(_with_solver(exp.cfg["evaluation"], "liblinear_auto"))
         t0 = time.perf_counter()
         naive = {
             (c["act"], c["delta"], s): train_and_log(

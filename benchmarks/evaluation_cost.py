@@ -52,7 +52,7 @@ def main(argv=None) -> dict:
     p.add_argument("--snapshots", type=int, default=8)
     p.add_argument("--act", default="tanh")
     p.add_argument("--delta", type=float, default=0.5)
-    p.add_argument("--solvers", nargs="+", default=["newton", "liblinear"])
+    p.add_argument("--solvers", nargs="+", default=["svm", "liblinear_auto"])
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     task_cfg = {
@@ -71,7 +71,7 @@ def main(argv=None) -> dict:
     task = build_task(task_cfg)
     dich = task.dichotomies
     M.decoder_accuracy(  # import scikit-learn before timing
-        DecoderSpec(solver="liblinear"), np.eye(2), np.array([0, 1]), np.eye(2), np.array([0, 1])
+        DecoderSpec("liblinear_auto"), np.eye(2), np.array([0, 1]), np.eye(2), np.array([0, 1])
     )
     times = {}
 
@@ -108,7 +108,7 @@ def main(argv=None) -> dict:
     fits = len(_fits(problems)[0])
     acc = {}
     for solver in args.solvers:
-        spec = DecoderSpec(solver=solver)
+        spec = DecoderSpec(solver)
         acc[solver] = timed(
             f"decoders, {solver} ({fits} fits)",
             lambda spec=spec: accuracies(spec, H, cond, problems),

@@ -61,7 +61,7 @@ def train_seconds_per_run_epoch(R: int, dev: torch.device, act, epochs: int, syn
 def eval_seconds_per_snapshot(act_name: str, solver: str, dev, count: int, sync) -> float:
     P = snapshots(get_activation(act_name), count, TASK)
     cfg = {"task": TASK, "model": {"activation": act_name}}
-    settings = EvalSettings(DecoderSpec(solver=solver))
+    settings = EvalSettings(DecoderSpec(solver))
     sync()
     t0 = time.perf_counter()
     evaluate_run(cfg, P, settings, device=dev)
@@ -75,7 +75,9 @@ def main(argv=None) -> dict:
     p.add_argument("--runs", type=int, default=20, help="runs trained at once (one job's block)")
     p.add_argument("--epochs", type=int, default=3, help="epochs timed")
     p.add_argument("--snapshots", type=int, default=8, help="snapshots evaluated")
-    p.add_argument("--solver", default="newton", choices=["newton", "liblinear"])
+    p.add_argument(
+        "--solver", default="svm", choices=["svm", "liblinear_dual", "liblinear_auto", "ridge"]
+    )
     args = p.parse_args(argv)
     dev = torch.device(args.device)
     if dev.type == "cuda" and not torch.cuda.is_available():

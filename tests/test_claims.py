@@ -230,3 +230,34 @@ def test_table_reads_as_text():
     text = claims.table(_check(*synthetic()))
     assert "[supported] d: for δ ≥ 0.25, tanh's final target alignment exceeds relu's" in text
     assert "delta=0.5" in text and "n=5" in text and "not run: needs ≥ 3 values of sigma" in text
+
+
+def _analysis(frames, decoder, protocol):
+    return [f.assign(decoder=decoder, protocol=protocol) for f in frames]
+
+
+def test_a_verdict_that_changes_with_the_decoder_or_protocol_is_flagged():
+    """Three analyses of one sweep: under ridge/clean relu's target alignment is made to beat
+    tanh's (the claim flips with the decoder); under svm/original tanh's input alignment is
+    made monotonic (the non-monotonicity claim flips with the protocol); everything else
+    agrees and is not flagged."""
+    a = _analysis(synthetic(ia=lambda d: 0.6 + 0.2 * (d == 0.5)), "svm", "clean")
+    b = _analysis(synthetic(ta_gap=-0.2, ia=lambda d: 0.6 + 0.2 * (d == 0.5)), "ridge", "clean")
+    c = _analysis(synthetic(ia=lambda d: 0.5 + 0.2 * d), "svm", "original")
+    metrics = pd.concat([a[0], b[0], c[0]], ignore_index=True)
+    dich = pd.concat([a[1], b[1], c[1]], ignore_index=True)
+    df = claims.check("d", "delta", metrics, dich, KEYS, primary=("svm", "clean"))
+    assert list(df.columns) == list(claims.COLUMNS)
+    assert df.iloc[0][["decoder", "protocol"]].tolist() == ["svm", "clean"]  # primary first
+    assert df["primary"].sum() == len(df) // 3
+    ta = df[df["claim"] == "tanh_target_alignment"]
+    assert set(ta["overall_flips"]) == {"depends on decoder"}
+    assert set(ta["flips"]) == {"depends on decoder"}
+    bump = df[df["claim"] == "tanh_input_alignment_nonmonotonic"]
+    assert set(bump["overall_flips"]) == {"depends on protocol"}
+    steady = df[df["claim"] == "relu_input_alignment"]
+    assert set(steady["overall_flips"]) == {""} and set(steady["flips"]) == {""}
+    text = claims.table(df)
+    assert "[supported; depends on decoder] d:" in text
+    assert "ridge/clean contradicted" in text
+    assert "overall under the other analyses: ridge/clean" in text

@@ -19,14 +19,12 @@ def test_repo_config_is_valid_and_defaults_fill():
     cfg = validate(yaml.safe_load((ROOT / "config.yaml").read_text()), SCHEMA)
     exp = cfg["experiments"]["delta"]
     assert exp["task"]["dim"] == 120 and exp["model"]["width"] == 120
-    assert exp["evaluation"]["decoder"] == {
-        "kind": "svm",
-        "solver": "liblinear",
-        "C": 1.0,
-        "max_iter": 1000,
-        "tol": 1e-4,
-    }
+    assert exp["evaluation"]["decoder"] == {"C": 1.0, "max_iter": 1000, "tol": 1e-4, "alpha": 1.0}
+    assert exp["evaluation"]["decoders"][0] == "svm"
+    assert exp["evaluation"]["protocols"][0] == "clean"
     empty = validate({}, SCHEMA)
+    assert empty["experiments"]["delta"]["evaluation"]["decoders"] == ["svm"]
+    assert empty["experiments"]["delta"]["evaluation"]["protocols"] == ["clean"]
     assert list(empty["experiments"]) == ["delta"]
     assert empty["experiments"]["delta"]["activations"] == ["tanh", "relu"]
     assert empty["training"]["snapshots"]["schedule"] == "log"

@@ -1,11 +1,11 @@
-"""The batched Newton solver against LinearSVC's objective and against liblinear itself."""
+"""The batched decoders against their objectives and against scikit-learn itself."""
 
 import numpy as np
 import pytest
 import torch
 from sklearn.svm import LinearSVC
 
-from repgeom.decoders import DecoderSpec, Problem, accuracies, squared_hinge_svm
+from repgeom.decoders import DecoderSpec, Problem, accuracies, least_squares, squared_hinge_svm
 
 
 def _objective(w, b, X, y, C=1.0):
@@ -94,10 +94,8 @@ def test_accuracies_agree_between_solvers_and_sign_flips_share_a_fit():
     p = Problem("train", "test", (1, -1, 0, 0), (0, 0, 1, -1))
     flipped = Problem("train", "test", (-1, 1, 0, 0), (0, 0, 1, -1))
     full = Problem("train", "test", (1, 1, -1, -1), (1, 1, -1, -1))
-    newton = accuracies(DecoderSpec(solver="newton"), H, cond, [p, flipped, full])
-    lib = accuracies(
-        DecoderSpec(solver="liblinear", tol=1e-10, max_iter=100_000), H, cond, [p, full]
-    )
+    newton = accuracies(DecoderSpec("svm"), H, cond, [p, flipped, full])
+    lib = accuracies(DecoderSpec("liblinear_dual", tol=1e-10, max_iter=100_000), H, cond, [p, full])
     np.testing.assert_allclose(newton[:, 0], 1 - newton[:, 1])  # same decoder, opposite labels
     np.testing.assert_allclose(newton[:, [0, 2]], lib, atol=1e-12)
 
@@ -106,10 +104,86 @@ def test_single_class_training_set_predicts_that_class_with_either_solver():
     H, cond = _sets()
     p = Problem("train", "test", (1, 1, 0, 0), (1, 1, -1, -1))  # trained on one class only
     expected = np.mean(np.isin(cond["test"], (0, 1)))
-    for solver in ("liblinear", "newton"):
-        np.testing.assert_allclose(accuracies(DecoderSpec(solver=solver), H, cond, [p]), expected)
+    for name in ("svm", "liblinear_dual", "liblinear_auto", "ridge"):
+        np.testing.assert_allclose(accuracies(DecoderSpec(name), H, cond, [p]), expected)
 
 
 def test_unknown_solver_names_the_allowed_ones():
-    with pytest.raises(ValueError, match="allowed: liblinear, newton"):
-        DecoderSpec(solver="sgd").check()
+    with pytest.raises(ValueError, match="allowed: svm, liblinear_dual, liblinear_auto, ridge"):
+        DecoderSpec("sgd").check()
+
+
+# ----------------------------------------------------------------------------- ridge
+
+
+@pytest.mark.parametrize("alpha", [1e-3, 1.0, 100.0])
+def test_ridge_equals_scikit_learns_ridge_classifier(rng, alpha):
+    """Known answer: the batched least-squares decoder is RidgeClassifier (unpenalised
+    intercept), problem by problem, on rows picked by blocks."""
+    from sklearn.linear_model import RidgeClassifier
+
+    X, cond = _blobs(rng)
+    w, b = least_squares(
+        torch.as_tensor(X)[None],
+        torch.as_tensor(cond),
+        torch.as_tensor(LABELS != 0)[None],
+        torch.as_tensor(LABELS[:, cond], dtype=torch.float64)[None],
+        alpha,
+    )
+    for p, lab in enumerate(LABELS):
+        rows = lab[cond] != 0
+        ref = RidgeClassifier(alpha=alpha).fit(X[rows], lab[cond][rows])
+        np.testing.assert_allclose(w[0, p].numpy(), np.ravel(ref.coef_), rtol=1e-8, atol=1e-10)
+        assert b[0, p].item() == pytest.approx(np.ravel(ref.intercept_)[0], abs=1e-10)
+
+
+def test_ridge_hand_computed():
+    """x = (−1, 0, 1) with labels (−1, ?, +1) on rows 0 and 2: the centred problem gives
+    w = Σ x y / (Σ x² + α) = 2 / (2 + α), b = ȳ − w x̄ = 0; with a shifted x, b = −w·shift."""
+    X = np.array([[-1.0], [0.0], [1.0]]) + 3.0
+    y = np.array([[[-1.0, 0.0, 1.0]]])
+    w, b = least_squares(
+        torch.as_tensor(X)[None],
+        torch.tensor([0, 1, 2]),
+        torch.tensor([[[True, False, True]]]),
+        torch.as_tensor(y),
+        alpha=2.0,
+    )
+    assert w.item() == pytest.approx(0.5)
+    assert b.item() == pytest.approx(-1.5)
+
+
+def test_prediction_without_intercept_uses_the_same_fit():
+    """The original code's decoding bug: same decoder, decision w·h without b. On data whose
+    classes sit far from the origin on one side, dropping b predicts one class everywhere."""
+    X = np.array([[10.0], [11.0], [12.0], [13.0]])
+    H = {"s": X[None]}
+    cond = {"s": np.arange(4)}
+    lab = (-1, -1, 1, 1)
+    with_b = Problem("s", "s", lab, lab)
+    without = Problem("s", "s", lab, lab, intercept=False)
+    for name in ("svm", "liblinear_auto", "ridge"):
+        acc = accuracies(DecoderSpec(name, C=100.0, max_iter=100_000), H, cond, [with_b, without])
+        assert acc[0, 0] == 1.0, name
+        assert acc[0, 1] == 0.5, name  # w > 0 and h > 0: every sample called +1
+
+
+def test_identical_rows_converge_in_a_few_newton_steps():
+    """σ = 0 data: each condition's samples are one point repeated. The derivative of the
+    objective along a Newton direction then jumps where a whole condition leaves the active
+    set; a line search that stops short of its root (8 safeguarded steps did, here: 26
+    iterations) multiplies the outer iterations."""
+    means = np.tanh(np.random.default_rng(4).normal(size=(4, 12)))
+    cond = np.repeat(np.arange(4), 1250)
+    labels = np.array(
+        [[1, 1, -1, -1], [1, -1, 1, -1], [1, -1, -1, 1], [1, -1, 0, 0], [0, 0, 1, -1],
+         [1, 0, -1, 0], [0, 1, 0, -1], [1, 0, 0, -1], [0, 1, -1, 0]]
+    )  # fmt: skip
+    w, b, iters = _solve(means[cond], cond, labels)
+    assert iters.max() <= 3, iters
+    for p, lab in enumerate(labels):  # at the minimiser: the gradient vanishes
+        rows = lab[cond] != 0
+        Xr, yr = means[cond][rows], lab[cond][rows]
+        r = np.maximum(0, 1 - yr * (Xr @ w[p] + b[p]))
+        grad = np.append(w[p], b[p]) - 2 * (np.c_[Xr, np.ones(len(Xr))] * (yr * r)[:, None]).sum(0)
+        assert np.abs(grad).max() <= 1e-8 * max(1.0, np.abs(w[p]).max())

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from repgeom import metrics as M
 from repgeom.activations import get_activation
@@ -115,10 +116,112 @@ def test_newton_and_liblinear_agree_on_the_delta_task_metrics(act):
         k: np.stack([r.snapshots[e][k][0] for e in (0, 5, 20)]) for k in ("W", "b", "J", "bo")
     }
     cfg = {"task": task, "model": {"activation": act}}
-    newton = evaluate_run(cfg, params, EvalSettings(DecoderSpec(solver="newton")))
+    newton = evaluate_run(cfg, params, EvalSettings((DecoderSpec("svm"),)))
     lib = evaluate_run(
-        cfg, params, EvalSettings(DecoderSpec(solver="liblinear", tol=1e-8, max_iter=100_000))
+        cfg, params, EvalSettings((DecoderSpec("liblinear_auto", tol=1e-8, max_iter=100_000),))
     )
     for col in METRIC_COLUMNS:
         tol = 0.02 if col.startswith(("ccgp", "decoding", "shattering")) else 0.0
         np.testing.assert_allclose(newton[col], lib[col], atol=tol, rtol=0, err_msg=col)
+
+
+# ----------------------------------------------------------------- analyses: decoders × protocols
+
+from repgeom.decoders import DecoderSpec  # noqa: E402
+from repgeom.evaluation import _condition_averages, evaluate_analyses  # noqa: E402
+from repgeom.protocols import CLEAN, Protocol  # noqa: E402
+from repgeom.tasks.delta import ORIGINAL  # noqa: E402
+
+
+def test_every_decoder_under_every_protocol_in_one_pass():
+    decoders = (DecoderSpec("svm"), DecoderSpec("ridge"), DecoderSpec("liblinear_dual"))
+    settings = EvalSettings(decoders, (CLEAN, ORIGINAL))
+    out = evaluate_analyses(CFG, _snapshots(), settings)
+    assert list(out) == [(d.name, p) for d in decoders for p in ("clean", "original")]
+    alone = evaluate_run(CFG, _snapshots(), EvalSettings((DecoderSpec("ridge"),)))
+    run, dich = out["ridge", "clean"]
+    got = run | {f"{m}_{d}": v for (d, m), v in dich.items()}
+    for col in METRIC_COLUMNS:  # sharing fits between analyses changes nothing
+        np.testing.assert_array_equal(got[col], alone[col], err_msg=col)
+    for d in decoders:  # metrics that no decoder touches are the same in every analysis
+        for p in ("clean", "original"):
+            for col in ("target_alignment", "test_loss", "sparsity"):
+                np.testing.assert_array_equal(out[d.name, p][0][col], run[col])
+
+
+def test_original_protocol_equals_its_straightforward_definition():
+    """E2 as the original code ran it: PS on test-sample condition averages, CCGP fitted and
+    scored on the test samples, decoding and shattering predicted without the intercept."""
+    params = _snapshots()
+    spec = DecoderSpec("svm")
+    run, dich = evaluate_analyses(CFG, params, EvalSettings((spec,), (ORIGINAL,)))[
+        "svm", "original"
+    ]
+    D = delta_dichotomies()
+    data = make_datasets(CFG["task"], 1.0)
+    act = get_activation("tanh")
+    H = {k: _hidden(params["W"], params["b"], act, x)[0] for k, (_, x) in data.items()}
+    c = {k: v for k, (v, _) in data.items()}
+    Zavg = np.stack([H["test"][c["test"] == k].mean(0) for k in range(4)]).astype(np.float64)
+    for name in ("xor", "b1", "b2"):
+        assert dich[name, "ps"][0] == pytest.approx(M.parallelism_score(Zavg, D[name]))
+    test = (spec, H["test"], c["test"], H["test"], c["test"])
+    assert dich["b1", "ccgp_proper"][0] == pytest.approx(M.ccgp(*test, D["b1"], [D["b2"]]))
+    assert dich["xor", "ccgp"][0] == pytest.approx(M.ccgp(*test, D["xor"], [D["b1"], D["b2"]]))
+    # decoding without the intercept: the same fit, decision w·h
+    from repgeom.decoders import batched_fit
+
+    for name in ("xor", "b1", "b2"):
+        y = 2.0 * D[name][c["train"]] - 1
+        w, _ = batched_fit(
+            spec,
+            torch.as_tensor(H["train"])[None],
+            torch.zeros(len(y), dtype=torch.int64),
+            torch.ones(1, 1, 1, dtype=torch.bool),
+            torch.as_tensor(y)[None, None],
+        )
+        pred = (H["test"] @ w[0, 0].numpy() > 0).astype(int)
+        assert dich[name, "decoding"][0] == pytest.approx(np.mean(pred == D[name][c["test"]]))
+    dec = [dich[n, "decoding"][0] for n in ("xor", "b1", "b2")]
+    assert run["shattering_dim"][0] == pytest.approx(np.mean(dec))
+
+
+def test_condition_averages_hand_computed():
+    H = np.array([[[1.0, 0.0], [3.0, 2.0], [5.0, 5.0]]])  # (S=1, n=3, N=2)
+    got = _condition_averages(H, np.array([0, 0, 1]), 2)
+    np.testing.assert_allclose(got, [[[2.0, 1.0], [5.0, 5.0]]])
+
+
+def test_nearest_pairs_known_matching():
+    # positives 0 and 1 sit next to negatives 3 and 2: the matching pairs them so, whatever
+    # the order of the labels (the original code's argsort mapping mispaired such cases)
+    Z = np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 1.0], [0.0, 1.0]])
+    P, Q = M.nearest_pairs(Z, np.array([1, 1, 0, 0]))
+    assert dict(zip(P.tolist(), Q.tolist(), strict=True)) == {0: 3, 1: 2}
+    P, Q = M.nearest_pairs(Z[::-1], np.array([0, 0, 1, 1]))
+    assert dict(zip(P.tolist(), Q.tolist(), strict=True)) == {2: 1, 3: 0}
+    with pytest.raises(ValueError, match="balanced"):
+        M.nearest_pairs(Z, np.array([1, 1, 1, 0]))
+
+
+def test_nearest_pair_ccgp_on_a_factorised_square():
+    """Known answer: on a factorised square (δ = 0, identity network), each b1 = 1 condition's
+    nearest b1 = 0 condition shares its b2, and a decoder trained on that pair generalises to
+    the other pair (CCGP 1); the XOR's pairs are adjacent corners, and a decoder trained on one
+    pair calls the other pair the wrong way (CCGP 0)."""
+    cfg = {
+        "task": CFG["task"] | {"delta": 0.0, "sigma": 0.05, "dim": 3},
+        "model": {"activation": "identity"},
+    }
+    eye = {
+        "W": np.eye(3, dtype=np.float32)[None] * 3,
+        "b": np.zeros((1, 3), np.float32),
+        "J": np.ones((1, 1, 3), np.float32),
+        "bo": np.zeros((1, 1), np.float32),
+    }
+    pairs = Protocol("pairs", ccgp_splits="nearest_pairs", ccgp_sigma=0.05)
+    _, dich = evaluate_analyses(cfg, eye, EvalSettings(protocols=(pairs,)))["svm", "pairs"]
+    for name in ("b1", "b2"):
+        assert dich[name, "ccgp"][0] == pytest.approx(1.0)
+        assert dich[name, "ccgp_proper"][0] == dich[name, "ccgp"][0]
+    assert dich["xor", "ccgp"][0] == pytest.approx(0.0, abs=0.02)

@@ -29,6 +29,8 @@ TINY_DELTA = {
     "task": {"dim": 12, "n_train": 200, "n_test": 100},
     "model": {"width": 8},
     "training": {"epochs": 20, "snapshots": {"schedule": "log", "count": 4}},
+    # two analyses of each kind, so every stage meets decoder and protocol keys
+    "evaluation": {"decoders": ["svm", "ridge"], "protocols": ["clean", "original"]},
 }
 TINY_ALIGN = {
     "family": "alignment",
@@ -90,10 +92,14 @@ def test_outputs_exist_and_read_back(done):
     runs = storage.run_files(done / DELTA, "metrics.parquet")
     assert len(runs) == 2 * 2 * 3
     df = pd.read_parquet(runs[0])
-    assert list(df.columns) == ["epoch", *RUN_COLUMNS, "stop_epoch", "converged"]
+    cols = ["epoch", "decoder", "protocol", *RUN_COLUMNS, "stop_epoch", "converged"]
+    assert list(df.columns) == cols
     assert df["epoch"].iloc[0] == 0 and df["epoch"].iloc[-1] == 20
+    # every analysis (2 decoders × 2 protocols) of each of the 4 snapshots, primary first
+    assert len(df) == 4 * 4 and tuple(df.iloc[0][["decoder", "protocol"]]) == ("svm", "clean")
     dich = pd.read_parquet(runs[0].replace("metrics.parquet", "dichotomies.parquet"))
-    assert list(dich.columns) == ["epoch", "dichotomy", "role", *DICHOTOMY_COLUMNS]
+    cols = ["epoch", "decoder", "protocol", "dichotomy", "role", *DICHOTOMY_COLUMNS]
+    assert list(dich.columns) == cols
     assert sorted(set(dich["dichotomy"])) == ["b1", "b2", "xor"] and len(dich) == 3 * len(df)
     meta = storage.read_metadata(runs[0])
     assert meta["config"]["task"]["dim"] == 12 and meta["schema_version"] == storage.SCHEMA_VERSION
@@ -105,7 +111,7 @@ def test_outputs_exist_and_read_back(done):
     assert pq.read_table(runs[0].replace("metrics.parquet", "loss.parquet")).num_rows <= 20
 
     allm = pd.read_parquet(done / DELTA / "metrics.parquet")
-    assert list(allm.columns[:8]) == [
+    assert list(allm.columns[:10]) == [
         "experiment",
         "arch",
         "act",
@@ -114,6 +120,8 @@ def test_outputs_exist_and_read_back(done):
         "delta",
         "seed",
         "epoch",
+        "decoder",
+        "protocol",
     ]
     assert allm["delta"].dtype == "float64" and len(allm) == len(runs) * len(df)
     alld = pd.read_parquet(done / DELTA / "dichotomies.parquet")
@@ -125,9 +133,11 @@ def test_outputs_exist_and_read_back(done):
     assert summ.loc[summ["metric"] == "target_alignment", "dichotomy"].isna().all()
     ds = storage.open_runs(done / DELTA).to_table().to_pandas()
     assert set(ds["seed"]) == {0, 1, 2} and ds["delta"].dtype == "float64"
-    for name in ("delta_sweep", "over_training"):
+    assert len(summ) == len(summ.drop_duplicates()) and set(summ["decoder"]) == {"svm", "ridge"}
+    for name in ("delta_sweep", "over_training", "analyses"):
         for ext in ("png", "pdf"):
             assert (done / DELTA / f"figures/{name}.{ext}").stat().st_size > 1000
+    assert not (done / ALIGN / "figures/analyses.png").exists()  # one analysis: no such figure
     assert "epoch 20/20" in next((done / DELTA / "logs/train").iterdir()).read_text()
 
 
@@ -357,10 +367,16 @@ def test_training_resources_follow_config(tmp_path, train, present, absent):
 
 
 def test_delta_task_metrics_unchanged_since_recorded(done):
-    """The tiny sweep's metrics equal those recorded before the task-family refactor."""
-    want = pd.read_csv(ROOT / "tests/data/e2_regression_liblinear.csv")
+    """The tiny sweep's metrics (primary analysis: the exact SVM, clean protocol) equal those
+    recorded before the task-family refactor with that decoder (then ``solver: newton``)."""
+    want = pd.read_csv(ROOT / "tests/data/e2_regression_newton.csv")
     got = pd.read_parquet(done / DELTA / "metrics.parquet")
     dich = pd.read_parquet(done / DELTA / "dichotomies.parquet")
+    assert set(zip(got["decoder"], got["protocol"], strict=True)) == {
+        (d, p) for d in ("svm", "ridge") for p in ("clean", "original")
+    }
+    got = got[(got["decoder"] == "svm") & (got["protocol"] == "clean")]
+    dich = dich[(dich["decoder"] == "svm") & (dich["protocol"] == "clean")]
     for metric in DICHOTOMY_COLUMNS:  # the recorded tables had one column per dichotomy
         wide = dich.pivot_table(
             index=["act", "delta", "seed", "epoch"],
@@ -380,14 +396,23 @@ def test_delta_task_metrics_unchanged_since_recorded(done):
     )
 
 
-def test_delta_task_metrics_unchanged_with_the_newton_solver(done, tmp_path):
-    """The same runs re-evaluated with the batched exact solver equal the values recorded
-    before the refactor with that solver."""
+def test_delta_task_metrics_unchanged_with_liblinear(done, tmp_path):
+    """The same runs re-evaluated with today's ``LinearSVC()`` (``liblinear_auto``) equal the
+    values recorded before the refactor with it (then ``solver: liblinear``)."""
     from repgeom.config import load_schema, validate
     from repgeom.pipeline import evaluate_block
 
     cfg = validate(
-        deep_merge(TINY, {"evaluation": {"decoder": {"solver": "newton"}}}),
+        deep_merge(
+            TINY,
+            {
+                "experiments": {
+                    "delta": {
+                        "evaluation": {"decoders": ["liblinear_auto"], "protocols": ["clean"]}
+                    }
+                }
+            },
+        ),
         load_schema(ROOT / "workflow/schemas/config.schema.yaml"),
     )
     weights = storage.run_files(done / DELTA, "weights.parquet")
@@ -398,7 +423,7 @@ def test_delta_task_metrics_unchanged_with_the_newton_solver(done, tmp_path):
         [f"{o}/dichotomies.parquet" for o in out],
         cfg["experiments"]["delta"]["evaluation"],
     )
-    want = pd.read_csv(ROOT / "tests/data/e2_regression_newton.csv")
+    want = pd.read_csv(ROOT / "tests/data/e2_regression_liblinear.csv")
     for w, o in zip(weights, out, strict=True):
         run = storage.read_metadata(w)["config"]["run"]
         rows = want[
@@ -408,6 +433,7 @@ def test_delta_task_metrics_unchanged_with_the_newton_solver(done, tmp_path):
         ].reset_index(drop=True)
         got = pd.read_parquet(o / "metrics.parquet")
         dich = pd.read_parquet(o / "dichotomies.parquet")
+        assert set(got["decoder"]) == {"liblinear_auto"} and set(got["protocol"]) == {"clean"}
         for metric in DICHOTOMY_COLUMNS:
             for name, sub in dich.groupby("dichotomy"):
                 got[f"{metric}_{name}"] = sub[metric].to_numpy()
@@ -441,8 +467,9 @@ def test_readers_see_the_configured_sweep_and_prune_removes_the_rest(done, tmp_p
 
     n = len(pd.read_parquet(work / DELTA / "metrics.parquet").groupby(["act", "delta", "seed"]))
     assert n == 12
-    assert storage.open_runs(work / DELTA).count_rows() == 12 * 4  # runs × snapshots
-    assert storage.open_runs(work / DELTA, all_on_disk=True).count_rows() == 13 * 4
+    # runs × snapshots × analyses (2 decoders × 2 protocols)
+    assert storage.open_runs(work / DELTA).count_rows() == 12 * 4 * 4
+    assert storage.open_runs(work / DELTA, all_on_disk=True).count_rows() == 13 * 4 * 4
     head = _repgeom(work, "headline", "results")
     assert "== delta (delta): 12 runs" in head.stdout, head.stderr
 
@@ -464,7 +491,7 @@ def test_readers_see_the_configured_sweep_and_prune_removes_the_rest(done, tmp_p
     removed = _repgeom(work, "prune", "--delete")
     assert "removed 4 paths" in removed.stdout, removed.stdout + removed.stderr
     assert (work / "results/other").is_dir() and (work / "results/notes").is_dir()
-    assert storage.open_runs(work / DELTA, all_on_disk=True).count_rows() == 12 * 4
+    assert storage.open_runs(work / DELTA, all_on_disk=True).count_rows() == 12 * 4 * 4
     assert planned(work) == {}  # nothing of the sweep was touched
     removed = _repgeom(work, "prune", "--delete", "--other-experiments")
     assert "removed 1 paths" in removed.stdout, removed.stdout + removed.stderr
@@ -533,8 +560,17 @@ def test_claims_are_checked_and_printed(done):
     not_run = set(delta[delta["verdict"] == "not run"]["claim"])
     assert {"tanh_input_alignment_nonmonotonic", "relu_noise_nonmonotonic"} <= not_run
     tested = delta[delta["claim"] == "tanh_target_alignment"]
-    assert list(tested["setting"]) == ["delta=0.5"] and (tested["n"] == 3).all()
+    # one row per analysis (2 decoders × 2 protocols), the primary one first
+    assert list(tested["setting"]) == ["delta=0.5"] * 4 and (tested["n"] == 3).all()
+    assert tuple(tested.iloc[0][["decoder", "protocol"]]) == ("svm", "clean")
+    assert tested["primary"].tolist() == [True, False, False, False]
     out = _repgeom(done, "claims", "results")
     assert out.returncode == 0, out.stderr
     assert "The paper's claims, checked (paired by seed" in out.stdout
     assert re.search(r"\d+ claims: ", out.stdout)
+    assert "overall under the other analyses: svm/original" in out.stdout
+    assert re.search(r"\d+ of them change verdict with the analysis", out.stdout)
+    effects = _repgeom(done, "effects", "results")
+    assert effects.returncode == 0, effects.stderr
+    assert "ridge/original minus svm/clean:" in effects.stdout
+    assert "ccgp_proper" in effects.stdout

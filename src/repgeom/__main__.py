@@ -8,6 +8,10 @@ recorded in the runs' metadata.
 ``python -m repgeom claims [results_dir]`` prints the paper's claims about each experiment with
 their verdicts on its results (``<results_dir>/<experiment>/claims.parquet``).
 
+``python -m repgeom effects [results_dir]`` prints, for each experiment evaluated under more
+than one analysis (decoder × protocol), how far each analysis moves the metrics from the
+primary one.
+
 ``python -m repgeom prune [--configfile F ...] [--directory D] [--delete]`` lists what the
 configured experiments' folders hold that the sweep no longer makes, and removes it with
 ``--delete`` (experiment folders the configuration does not name only with
@@ -116,9 +120,13 @@ def headline(results: Path) -> str:
         meta = storage.read_metadata(metrics)
         family = meta["config"]["family"]
         n, batches, train_s = _training_time(agg.parent)
+        evaluation = meta["config"]["evaluation"]
+        primary = storage.primary
         runs = with_target_ccgp(
-            pd.read_parquet(metrics),
-            storage.verified_table(agg.parent, "dichotomies.parquet").to_pandas(),
+            primary(pd.read_parquet(metrics), evaluation),
+            primary(
+                storage.verified_table(agg.parent, "dichotomies.parquet").to_pandas(), evaluation
+            ),
             meta["key_types"],
         )
         table = headline_table(runs, meta["key_types"])
@@ -130,7 +138,10 @@ def headline(results: Path) -> str:
                     "Final epoch, mean ± s.e.m. over seeds. TA, IA: target and input alignment; "
                     "task c: the task's own input–target alignment"
                     + (
-                        "; CCGP_T: CCGP (proper splits) of the trained bits"
+                        "; CCGP_T: CCGP (proper splits) of the trained bits, decoder "
+                        + "/".join(
+                            evaluation[k][0] for k in ("decoders", "protocols") if k in evaluation
+                        )
                         if "ccgp_targets" in runs.columns
                         else ""
                     )
@@ -156,9 +167,18 @@ def claims(results: Path) -> int:
     df = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
     print(f"The paper's claims, checked ({STATISTIC}):\n")
     print(table(df))
-    verdicts = [g["overall"].iloc[0] for _, g in df.groupby(["experiment", "claim"])]
+    main = df[df["primary"]] if "primary" in df.columns else df
+    heads = [g.iloc[0] for _, g in main.groupby(["experiment", "claim"])]
+    verdicts = [h["overall"] for h in heads]
     counts = ", ".join(f"{verdicts.count(v)} {v}" for v in dict.fromkeys(sorted(verdicts)))
     print(f"\n{len(verdicts)} claims: {counts}")
+    flips = [h["overall_flips"] for h in heads if h.get("overall_flips")]
+    if "decoder" in df.columns and df[["decoder", "protocol"]].drop_duplicates().shape[0] > 1:
+        print(
+            f"{len(flips)} of them change verdict with the analysis "
+            f"({sum('decoder' in f for f in flips)} with the decoder, "
+            f"{sum('protocol' in f for f in flips)} with the protocol)"
+        )
     return 0
 
 
@@ -198,6 +218,30 @@ def prune(configfiles: list[str], remove: bool, other_experiments: bool) -> int:
     return 0
 
 
+def effects(results: Path) -> str:
+    """The effects of every analysis against the primary one, per experiment under ``results``
+    that has more than one analysis."""
+    from . import storage
+    from .effects import effects as compute
+    from .effects import format_effects
+
+    parts = []
+    for agg in sorted(results.glob(f"*/{storage.EXPERIMENT_MANIFEST}")):
+        metrics = storage.verify_table(agg.parent, "metrics.parquet")
+        meta = storage.read_metadata(metrics)
+        ev = meta["config"]["evaluation"]
+        if "decoders" not in ev or len(ev["decoders"]) * len(ev["protocols"]) < 2:
+            continue
+        tables = {
+            "metrics": pd.read_parquet(metrics),
+            "dichotomies": storage.verified_table(agg.parent, "dichotomies.parquet").to_pandas(),
+        }
+        primary = (ev["decoders"][0], ev["protocols"][0])
+        df = compute(tables, meta["key_types"], primary)
+        parts.append(f"== {meta['experiment']}\n{format_effects(df, primary)}")
+    return "\n\n".join(parts) or f"no experiment under {results} has more than one analysis"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m repgeom", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -205,6 +249,10 @@ def main(argv=None) -> int:
     h.add_argument("results", nargs="?", default="results", type=Path)
     c = sub.add_parser("claims", help="the paper's claims and their verdicts per experiment")
     c.add_argument("results", nargs="?", default="results", type=Path)
+    e = sub.add_parser(
+        "effects", help="how far each decoder and protocol moves the metrics from the primary"
+    )
+    e.add_argument("results", nargs="?", default="results", type=Path)
     p = sub.add_parser(
         "prune",
         help="list (and with --delete remove) results the configured sweep no longer makes",
@@ -246,7 +294,7 @@ def main(argv=None) -> int:
         )
         return 2
     try:
-        print(headline(args.results))
+        print(effects(args.results) if args.command == "effects" else headline(args.results))
     except ManifestError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

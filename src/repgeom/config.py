@@ -79,6 +79,8 @@ def experiment_schema(schema: dict, family) -> dict:
         "description": "Fixed task parameters.",
         "properties": copy.deepcopy(schema["$defs"]["task_common"]) | family.task_schema,
     }
+    protocols = exp["properties"]["evaluation"]["properties"]["protocols"]["items"]
+    protocols["enum"] = list(family.protocols)
     return exp
 
 
@@ -150,6 +152,9 @@ def _errors(instance, schema: dict, prefix: tuple = ()) -> list[str]:
     errors = sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.path])
     return [_describe(e, prefix) for e in errors]
 
+
+#: evaluation.decoder keys replaced by the decoders list
+_DECODER_MOVED = ("kind", "solver")
 
 _MOVED = {
     "sweep": "sweeps are now named experiments: experiments.<name>.{family, seeds, "
@@ -251,6 +256,26 @@ def validate(config: dict, schema: dict) -> dict:
         for k, v in _MOVED.items()
         if k in raw
     ]
+    sections = [("evaluation",)] + [
+        ("experiments", name, "evaluation")
+        for name, exp in (
+            raw["experiments"] if isinstance(raw.get("experiments"), dict) else {}
+        ).items()
+        if isinstance(exp, dict)
+    ]
+    for path in sections:
+        node = raw
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        decoder = node.get("decoder") if isinstance(node, dict) else None
+        moved += [
+            f"config key '{_key_of((*path, 'decoder', k))}': decoders are now chosen by name in "
+            f"{_key_of((*path, 'decoders'))}, a list of svm (the exact minimiser; what "
+            "solver: newton gave), liblinear_dual, liblinear_auto (what solver: liblinear "
+            "gave), ridge"
+            for k in _DECODER_MOVED
+            if isinstance(decoder, dict) and k in decoder
+        ]
     if moved:
         raise ConfigError("invalid configuration:\n" + "\n".join("  - " + m for m in moved))
     cfg = coerce_numbers(copy.deepcopy(raw), schema)

@@ -1,33 +1,35 @@
-"""Linear decoders: the paper's LinearSVC objective, solved exactly and in batches.
+"""Linear decoders: which one decodes is an analysis choice, so several can run side by side.
 
-The paper decodes with scikit-learn's ``LinearSVC`` defaults: the L2-regularised squared-hinge
-SVM whose intercept is a constant feature and is regularised with the weights (liblinear's
-``intercept_scaling=1``). With x̃ = [x, 1] and w̃ = [w, b], one problem is
+Every decoding-based metric (decoding accuracy, CCGP, shattering dimension) fits one linear
+decoder per problem. The decoders, by name (:data:`DECODERS`):
 
-    minimise  ½‖w̃‖² + C Σᵢ max(0, 1 − yᵢ w̃·x̃ᵢ)²,   yᵢ ∈ {−1, +1},
+* ``svm`` (default): the exact minimiser of scikit-learn's ``LinearSVC`` objective, the
+  L2-regularised squared-hinge SVM whose intercept is a constant feature regularised with the
+  weights (liblinear's ``intercept_scaling=1``). With x̃ = [x, 1] and w̃ = [w, b], one problem is
 
-strictly convex, so it has one minimiser whichever solver finds it. Two solvers are offered:
+      minimise  ½‖w̃‖² + C Σᵢ max(0, 1 − yᵢ w̃·x̃ᵢ)²,   yᵢ ∈ {−1, +1},
 
-* ``newton``: a finite Newton method (Keerthi & DeCoste 2005) run on many problems at
-  once as batched tensor algebra, on the CPU or a GPU. At w̃ the active set A = {i : yᵢ w̃·x̃ᵢ < 1}
-  makes the objective quadratic; its minimiser solves (I + 2C X̃_Aᵀ X̃_A) w̄ = 2C X̃_Aᵀ y_A. An
-  exact line search along w̄ − w̃ picks the step, and the method stops when a full step (or a
-  vanishing one) leaves A unchanged: w̃ is then the exact minimiser (up to rounding). The
-  Hessians start from per-block Gram matrices shared by every problem of a dataset and are
-  updated only by the rows that enter or leave A, so a problem costs about one pass of X̃ᵀX̃
-  over its rows.
-* ``liblinear`` (default): scikit-learn's ``LinearSVC`` itself, one problem at a time. It is
-  called with the installed scikit-learn's defaults, whose ``dual='auto'`` (since 1.5) picks
-  liblinear's *primal* solver on these problems (more samples than features); the paper's
-  scikit-learn ran the *dual* coordinate descent (``dual=True``), so this is the paper's
-  library and objective but not its solver. Either stops at ``tol``: its minimiser is
-  approximate.
+  strictly convex, so it has one minimiser: a well-defined quantity that does not depend on a
+  solver's stopping rule. It is found by a finite Newton method (Keerthi & DeCoste 2005) run
+  on many problems at once as batched tensor algebra, on the CPU or a GPU. At w̃ the active set
+  A = {i : yᵢ w̃·x̃ᵢ < 1} makes the objective quadratic; its minimiser solves
+  (I + 2C X̃_Aᵀ X̃_A) w̄ = 2C X̃_Aᵀ y_A. An exact line search along w̄ − w̃ picks the step, and the
+  method stops when a full step (or a vanishing one) leaves A unchanged: w̃ is then the exact
+  minimiser (up to rounding). The Hessians start from per-block Gram matrices shared by every
+  problem of a dataset and are updated only by the rows that enter or leave A.
+* ``liblinear_dual``: ``LinearSVC(dual=True)``, liblinear's dual coordinate descent stopped at
+  ``tol``: what ``LinearSVC()`` ran in the scikit-learn the paper used (before 1.5).
+* ``liblinear_auto``: ``LinearSVC()`` as scikit-learn ≥ 1.5 runs it. Its ``dual='auto'`` picks
+  liblinear's *primal* solver on these problems (more samples than features): the paper's
+  objective, but another solver with another stopping rule.
+* ``ridge``: the least-squares classifier (scikit-learn's ``RidgeClassifier``): ridge
+  regression of the ±1 labels, minimise ‖y − Xw − b‖² + α‖w‖² with the intercept b not
+  penalised, solved in closed form and batched like ``svm``.
 
-The two reach the same minimiser when liblinear runs to a tight tolerance (tested on random
-problems and on the δ-task's metrics). At LinearSVC's default tol = 1e-4 they still agree on
-decoding accuracy, but CCGP, which extrapolates to conditions the decoder never saw, moves on
-some snapshots (benchmarks/evaluation_cost.py prints the largest differences it finds).
-On one CPU thread Newton is 1.2–1.7× faster than liblinear on the δ-task (docs/performance.md).
+The liblinear decoders stop at ``tol``, so their answers are approximate minimisers of the
+``svm`` objective; at ``tol = 1e-4`` they agree with it on decoding accuracy but CCGP, which
+extrapolates to conditions the decoder never saw, moves by up to about 0.2 on some snapshots
+(``python -m repgeom effects`` prints the measured differences for an evaluated sweep).
 """
 
 from __future__ import annotations
@@ -38,41 +40,47 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-SOLVERS = ("liblinear", "newton")
+#: decoder name → what it is (the ``evaluation.decoders`` config values)
+DECODERS = {
+    "svm": "exact minimiser of LinearSVC's objective (batched finite Newton)",
+    "liblinear_dual": "LinearSVC(dual=True): the paper-era solver, stopped at tol",
+    "liblinear_auto": "LinearSVC() of scikit-learn >= 1.5 (dual='auto': the primal solver here)",
+    "ridge": "least-squares (ridge) classifier, unpenalised intercept",
+}
+#: decoders solved batched by this module (the others call scikit-learn once per problem)
+BATCHED = ("svm", "ridge")
 
 
 @dataclass(frozen=True)
 class DecoderSpec:
-    """Linear decoder: ``svm`` is LinearSVC's objective (C, squared hinge, regularised
-    intercept); ``solver`` picks the batched Newton solver or liblinear; ``max_iter`` bounds
-    either solver's iterations; ``tol`` is liblinear's stopping tolerance (LinearSVC's ``tol``;
-    the Newton solver stops at the exact minimiser)."""
+    """A linear decoder: ``name`` one of :data:`DECODERS`; ``C`` the SVMs' inverse
+    regularisation; ``max_iter`` bounds any solver's iterations; ``tol`` is liblinear's stopping
+    tolerance (LinearSVC's ``tol``); ``alpha`` the ridge penalty (RidgeClassifier's ``alpha``)."""
 
-    kind: str = "svm"
+    name: str = "svm"
     C: float = 1.0
     max_iter: int = 1000
-    solver: str = "liblinear"
     tol: float = 1e-4
+    alpha: float = 1.0
 
     def check(self) -> None:
-        if self.kind != "svm":
-            raise ValueError(f"unknown decoder {self.kind!r}; allowed: svm")
-        if self.solver not in SOLVERS:
-            raise ValueError(
-                f"unknown decoder solver {self.solver!r}; allowed: {', '.join(SOLVERS)}"
-            )
+        if self.name not in DECODERS:
+            raise ValueError(f"unknown decoder {self.name!r}; allowed: {', '.join(DECODERS)}")
 
 
 # --------------------------------------------------------------------------- batched Newton
 
 
-def _line_search(ws, ss, z, u, m, C, steps: int = 8):
+def _line_search(ws, ss, z, u, m, C, steps: int = 64):
     """Step length t > 0 minimising φ(t) = f(w̃ + t s), batched: all arguments have leading (G, P).
 
     φ is convex and piecewise quadratic with φ′(t) = w̃·s + t‖s‖² − 2C Σ m u max(0, 1 − z − t u).
     Safeguarded Newton on φ′ from t = 1 (the minimiser of the current quadratic piece, and the
     answer in the end game) inside a bracket [lo, hi] with φ′(lo) < 0 < φ′(hi), bisecting when
-    a step leaves it; it stops once no problem's t moves by more than 1e-9.
+    a step leaves it; it stops once no problem's t moves by more than 1e-9. ``steps`` is large
+    enough for bisection alone to reach rounding precision: on data with many identical rows
+    (σ = 0) φ′ jumps at a breakpoint, Newton steps leave the bracket, and a search cut short
+    leaves t off the minimiser, which costs hundreds of outer iterations.
     """
     t = torch.ones_like(ws)
     lo, hi = torch.zeros_like(ws), torch.full_like(ws, float("inf"))
@@ -190,6 +198,34 @@ def _update_newton_systems(hess, rhs, Xt, y, active, new_active, changed, done, 
                 rhs[g, p].add_(y[g, p, idx] @ rows, alpha=sign * c2)
 
 
+# --------------------------------------------------------------------------- ridge
+
+
+def least_squares(
+    X: torch.Tensor, block: torch.Tensor, uses: torch.Tensor, y: torch.Tensor, alpha: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Solve G·P ridge classifiers, batched: minimise Σᵢ (yᵢ − w·xᵢ − b)² + α‖w‖² over each
+    problem's rows, the intercept b not penalised (scikit-learn's ``RidgeClassifier``).
+
+    Arguments as :func:`squared_hinge_svm`. With x̃ = [x, 1] the minimiser solves
+    (X̃_Uᵀ X̃_U + α D) w̃ = X̃_Uᵀ y_U, D = diag(1, …, 1, 0), U the problem's rows; the normal
+    matrix is the sum of the used blocks' Gram matrices. Returns w (G, P, F) and b (G, P),
+    float64.
+    """
+    G, n, F = X.shape
+    B = uses.shape[2]
+    dev, f64 = X.device, torch.float64
+    Xt = torch.cat([X.to(f64), torch.ones(G, n, 1, dtype=f64, device=dev)], dim=2)
+    onehot = torch.nn.functional.one_hot(block, B).to(f64)  # (n, B)
+    gram = torch.einsum("nb,gni,gnj->gbij", onehot, Xt, Xt)  # (G, B, F̃, F̃)
+    reg = torch.diag(torch.cat([torch.full((F,), float(alpha)), torch.zeros(1)])).to(dev, f64)
+    normal = torch.einsum("gpb,gbij->gpij", uses.to(f64), gram) + reg
+    m = uses[:, :, block].to(f64)
+    rhs = torch.bmm(m * y.to(f64), Xt)  # (G, P, F̃)
+    w = torch.linalg.solve(normal, rhs.unsqueeze(-1)).squeeze(-1)
+    return w[..., :F], w[..., F]
+
+
 # --------------------------------------------------------------------------- decoding problems
 
 
@@ -198,20 +234,23 @@ class Problem:
     """One decoding problem over condition-labelled samples.
 
     ``train``/``test`` name the sample sets; ``train_labels``/``test_labels`` give, per
-    condition, the class (+1 or −1) or 0 where the condition is not used.
+    condition, the class (+1 or −1) or 0 where the condition is not used. ``intercept``:
+    predict with the fitted intercept (False predicts from w·x alone, as the original code's
+    decoding did by a bug; the fit is the same).
     """
 
     train: str
     test: str
     train_labels: tuple[int, ...]
     test_labels: tuple[int, ...]
+    intercept: bool = True
 
 
 def _fits(problems: list[Problem]) -> tuple[list[tuple[str, tuple[int, ...]]], list, list]:
     """Distinct decoders the problems need, and each problem's (decoder index, sign).
 
-    LinearSVC's objective is unchanged under y → −y, w̃ → −w̃, so problems whose training labels
-    differ only in sign share one decoder (for the δ-task's CCGP this halves the fits).
+    Every decoder's objective is unchanged under y → −y, w̃ → −w̃, so problems whose training
+    labels differ only in sign share one decoder (for the δ-task's CCGP this halves the fits).
     """
     fits: list[tuple[str, tuple[int, ...]]] = []
     where, signs = [], []
@@ -226,21 +265,74 @@ def _fits(problems: list[Problem]) -> tuple[list[tuple[str, tuple[int, ...]]], l
     return fits, where, signs
 
 
-def liblinear_decisions(
-    spec: DecoderSpec, Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray
-) -> np.ndarray:
-    """Decision values on Xte (m,) of one LinearSVC fitted on (Xtr (n, F), ytr (n,) ±1, both
-    classes present)."""
+def sklearn_fit(spec: DecoderSpec, Xtr: np.ndarray, ytr: np.ndarray) -> tuple[np.ndarray, float]:
+    """(w (F,), b) of one scikit-learn decoder fitted on (Xtr (n, F), ytr (n,) ±1, both classes
+    present): ``LinearSVC`` for the liblinear decoders, ``RidgeClassifier`` for ridge."""
     from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import RidgeClassifier
     from sklearn.svm import LinearSVC
 
-    clf = LinearSVC(C=spec.C, max_iter=spec.max_iter, tol=spec.tol)
+    if spec.name == "ridge":
+        clf = RidgeClassifier(alpha=spec.alpha).fit(Xtr, ytr)
+        return np.ravel(clf.coef_), float(np.ravel(clf.intercept_)[0])
+    dual = {"liblinear_dual": True, "liblinear_auto": "auto"}.get(spec.name, False)
+    clf = LinearSVC(C=spec.C, max_iter=spec.max_iter, tol=spec.tol, dual=dual)
     with warnings.catch_warnings():
         # liblinear warns on slow convergence; the accuracy is still meaningful and thousands
         # of identical warnings would drown the job's log
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(Xtr, ytr)
-    return clf.decision_function(Xte)
+    return clf.coef_[0], float(clf.intercept_[0])
+
+
+def batched_fit(
+    spec: DecoderSpec, X: torch.Tensor, block: torch.Tensor, uses: torch.Tensor, y: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """w (G, P, F) and b (G, P) of a batched decoder (``svm`` or ``ridge``); arguments as
+    :func:`squared_hinge_svm`."""
+    if spec.name == "ridge":
+        return least_squares(X, block, uses, y, spec.alpha)
+    w, b, _ = squared_hinge_svm(X, block, uses, y, spec.C, spec.max_iter)
+    return w, b
+
+
+def _decisions(spec, H, cond, fits, tests, single, device):
+    """(fit, test set) → (w·x (S, m), b (S,)) for every fit that has two classes."""
+    S = next(iter(H.values())).shape[0]
+    out: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
+    if spec.name not in BATCHED:
+        for i, (tr, lab) in enumerate(fits):
+            if i in single:
+                continue
+            rows = np.asarray(lab)[cond[tr]] != 0
+            ytr = np.asarray(lab)[cond[tr]][rows]
+            wb = [sklearn_fit(spec, H[tr][s][rows], ytr) for s in range(S)]
+            b = np.array([bb for _, bb in wb])
+            for te in tests[i]:
+                wx = np.stack([H[te][s] @ w for s, (w, _) in enumerate(wb)])
+                out[i, te] = (wx, b)
+        return out
+    for tr in sorted({f[0] for f in fits}):
+        idx = [i for i, f in enumerate(fits) if f[0] == tr and i not in single]
+        if not idx:
+            continue
+        lab = torch.tensor([fits[i][1] for i in idx], dtype=torch.float64)  # (P, C)
+        c = torch.as_tensor(cond[tr], dtype=torch.int64)
+        w, b = batched_fit(
+            spec,
+            torch.as_tensor(H[tr], device=device),
+            c.to(device),
+            (lab != 0).expand(S, -1, -1).to(device),
+            lab[:, c].expand(S, -1, -1).to(device),
+        )
+        b = b.cpu().numpy()
+        for te in sorted(set().union(*(tests[i] for i in idx))):
+            Xte = torch.as_tensor(H[te], device=device, dtype=torch.float64)
+            wx = torch.bmm(Xte, w.transpose(1, 2)).cpu().numpy()
+            for j, i in enumerate(idx):
+                if te in tests[i]:
+                    out[i, te] = (wx[:, :, j], b[:, j])  # (S, m), (S,)
+    return out
 
 
 def accuracies(
@@ -258,52 +350,22 @@ def accuracies(
     spec.check()
     fits, where, signs = _fits(problems)
     S = next(iter(H.values())).shape[0]
-    decisions: dict[tuple[int, str], np.ndarray] = {}  # (fit, test set) → (S, m)
     tests = {
         i: sorted({p.test for p, j in zip(problems, where, strict=True) if j == i})
         for i in range(len(fits))
     }
-    # a training set of one class cannot be decoded: predict that class (both solvers alike)
+    # a training set of one class cannot be decoded: predict that class (every decoder alike)
     single = {i for i, (_, lab) in enumerate(fits) if -1 not in lab}
-    for i in single:
-        for te in tests[i]:
-            decisions[i, te] = np.ones((S, len(cond[te])))
-    if spec.solver == "liblinear":
-        for i, (tr, lab) in enumerate(fits):
-            if i in single:
-                continue
-            rows = np.asarray(lab)[cond[tr]] != 0
-            ytr = np.asarray(lab)[cond[tr]][rows]
-            for te in tests[i]:
-                decisions[i, te] = np.stack(
-                    [liblinear_decisions(spec, H[tr][s][rows], ytr, H[te][s]) for s in range(S)]
-                )
-    else:
-        for tr in sorted({f[0] for f in fits}):
-            idx = [i for i, f in enumerate(fits) if f[0] == tr and i not in single]
-            if not idx:
-                continue
-            lab = torch.tensor([fits[i][1] for i in idx], dtype=torch.float64)  # (P, C)
-            c = torch.as_tensor(cond[tr], dtype=torch.int64)
-            X = torch.as_tensor(H[tr], device=device)
-            w, b, _ = squared_hinge_svm(
-                X,
-                c.to(device),
-                (lab != 0).expand(S, -1, -1).to(device),
-                lab[:, c].expand(S, -1, -1).to(device),
-                spec.C,
-                spec.max_iter,
-            )
-            for te in sorted(set().union(*(tests[i] for i in idx))):
-                Xte = torch.as_tensor(H[te], device=device, dtype=torch.float64)
-                dec = (torch.bmm(Xte, w.transpose(1, 2)) + b[:, None, :]).cpu().numpy()
-                for j, i in enumerate(idx):
-                    if te in tests[i]:
-                        decisions[i, te] = dec[:, :, j]  # (S, m)
+    decisions = _decisions(spec, H, cond, fits, tests, single, device)
     out = np.empty((S, len(problems)))
     for q, (p, i, sign) in enumerate(zip(problems, where, signs, strict=True)):
         lab = np.asarray(p.test_labels)[cond[p.test]]
         rows = lab != 0
-        pred = np.where(sign * decisions[i, p.test][:, rows] > 0, 1, -1)
+        if i in single:
+            dec = np.ones((S, int(rows.sum())))
+        else:
+            wx, b = decisions[i, p.test]
+            dec = wx[:, rows] + (b[:, None] if p.intercept else 0.0)
+        pred = np.where(sign * dec > 0, 1, -1)
         out[:, q] = (pred == lab[rows]).mean(axis=1)
     return out

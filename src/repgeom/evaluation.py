@@ -9,6 +9,10 @@ once. Two kinds of result per snapshot:
 * per-dichotomy metrics (:data:`DICHOTOMY_COLUMNS`) for each dichotomy the task names (its
   targets and latent variables): parallelism score, CCGP over all splits and over the proper
   splits, and decoding accuracy at the training noise and at ``test_sigma``.
+
+Both are computed for every *analysis*: each configured decoder (``repgeom.decoders``) under
+each configured protocol (``repgeom.protocols``), in one pass that computes the hidden
+responses once and shares every decoder fit that two analyses have in common.
 """
 
 from __future__ import annotations
@@ -21,14 +25,17 @@ import torch
 from . import metrics as M
 from .activations import get_activation
 from .decoders import DecoderSpec, Problem, accuracies
+from .protocols import CLEAN, Protocol
 from .tasks import (
     STREAM_NOISY_TEST,
     STREAM_NOISY_TRAIN,
+    STREAM_PROTOCOL,
     STREAM_TEST,
     STREAM_TRAIN,
     Task,
     build_task,
     data_rng,
+    get_family,
 )
 
 #: run-level metric columns of metrics.parquet, in order (docs/data_dictionary.md)
@@ -54,27 +61,42 @@ SNAPSHOT_CHUNK = 16
 
 @dataclass(frozen=True)
 class EvalSettings:
-    """``ccgp_noise``: ``training`` fits and scores CCGP on the run's own train/test samples,
-    ``test`` on fresh samples at ``test_sigma``; ``ccgp_max_splits`` bounds CCGP's splits."""
+    """``decoders`` and ``protocols``: the analyses, every decoder under every protocol (the
+    first of each is the experiment's primary analysis); ``ccgp_noise``: ``training`` fits and
+    scores CCGP on the run's own train/test samples, ``test`` on fresh samples at
+    ``test_sigma``; ``ccgp_max_splits`` bounds CCGP's splits."""
 
-    decoder: DecoderSpec = DecoderSpec()
+    decoders: tuple[DecoderSpec, ...] = (DecoderSpec(),)
+    protocols: tuple[Protocol, ...] = (CLEAN,)
     test_sigma: float = 1.0
     ccgp_noise: str = "training"
     ccgp_max_splits: int = 36
 
 
-def eval_settings(ecfg: dict) -> EvalSettings:
-    """Settings from a resolved ``evaluation`` config section."""
+def eval_settings(ecfg: dict, family: str = "delta") -> EvalSettings:
+    """Settings from a resolved ``evaluation`` config section of an experiment of ``family``."""
     d = ecfg["decoder"]
-    spec = DecoderSpec(d["kind"], d["C"], d["max_iter"], d["solver"], d["tol"])
-    return EvalSettings(spec, ecfg["test_sigma"], ecfg["ccgp_noise"], ecfg["ccgp_max_splits"])
+    specs = tuple(
+        DecoderSpec(name, d["C"], d["max_iter"], d["tol"], d["alpha"]) for name in ecfg["decoders"]
+    )
+    known = get_family(family).protocols
+    protocols = tuple(known[name] for name in ecfg["protocols"])
+    return EvalSettings(
+        specs, protocols, ecfg["test_sigma"], ecfg["ccgp_noise"], ecfg["ccgp_max_splits"]
+    )
 
 
-def make_datasets(task_cfg: dict, test_sigma: float | None = None, task: Task | None = None):
+def make_datasets(
+    task_cfg: dict,
+    test_sigma: float | None = None,
+    task: Task | None = None,
+    protocol_sigma: float | None = None,
+):
     """The run's samples as name → (conditions (n,), inputs (n, D) float32).
 
     ``train``/``test`` at the task's noise (the trainer uses ``train``); with ``test_sigma``
-    also ``noisy_train``/``noisy_test`` drawn at that noise from their own streams.
+    also ``noisy_train``/``noisy_test`` drawn at that noise from their own streams; with
+    ``protocol_sigma`` also ``protocol`` (n_train samples at that noise, its own stream).
     """
     task = task or build_task(task_cfg)
     ds, n_tr, n_te = task_cfg["data_seed"], task_cfg["n_train"], task_cfg["n_test"]
@@ -85,6 +107,8 @@ def make_datasets(task_cfg: dict, test_sigma: float | None = None, task: Task | 
     if test_sigma is not None:
         out["noisy_train"] = task.sample(n_tr, data_rng(ds, STREAM_NOISY_TRAIN), test_sigma)
         out["noisy_test"] = task.sample(n_te, data_rng(ds, STREAM_NOISY_TEST), test_sigma)
+    if protocol_sigma is not None:
+        out["protocol"] = task.sample(n_tr, data_rng(ds, STREAM_PROTOCOL), protocol_sigma)
     return out
 
 
@@ -96,25 +120,35 @@ def _labels(labels: np.ndarray, conds=None) -> tuple[int, ...]:
     return tuple(int(a) for a in v)
 
 
-def decoding_problems(task: Task, settings: EvalSettings) -> dict[tuple[str, str], list[Problem]]:
-    """The decoders behind each decoding-based metric, keyed (dichotomy, metric); the
-    shattering dimension's under ("*shatter*", "decoding") and ("*shatter*", "decoding_noisy").
+def decoding_problems(
+    task: Task, settings: EvalSettings, protocol: Protocol = CLEAN
+) -> dict[tuple[str, str], list[Problem]]:
+    """The decoders behind each decoding-based metric under ``protocol``, keyed (dichotomy,
+    metric); the shattering dimension's under ("*shatter*", "decoding") and ("*shatter*",
+    "decoding_noisy").
 
     ``decoding``: train on the training samples, test on the test samples (``decoding_noisy``
     the same at ``test_sigma``). ``ccgp``: every split that trains on half of each class's
     conditions and tests on the others (a fixed sample when there are more than
     ``ccgp_max_splits``); ``ccgp_proper``: the splits across the halves of each latent
     variable that splits the dichotomy evenly (spec §6.4). A metric is the mean accuracy of
-    its problems.
+    its problems. A protocol with nearest-pair CCGP gets no CCGP problems here: its splits
+    depend on the snapshot (:func:`nearest_pair_problems`).
     """
-    tr, te = (
-        ("train", "test") if settings.ccgp_noise == "training" else ("noisy_train", "noisy_test")
-    )
+    if protocol.ccgp_samples == "test":
+        tr, te = "test", "test"
+    elif settings.ccgp_noise == "training":
+        tr, te = "train", "test"
+    else:
+        tr, te = "noisy_train", "noisy_test"
+    icpt = protocol.intercept
     out: dict[tuple[str, str], list[Problem]] = {}
     for name, lab in task.dichotomies.items():
         full = _labels(lab)
-        out[name, "decoding"] = [Problem("train", "test", full, full)]
-        out[name, "decoding_noisy"] = [Problem("noisy_train", "noisy_test", full, full)]
+        out[name, "decoding"] = [Problem("train", "test", full, full, icpt)]
+        out[name, "decoding_noisy"] = [Problem("noisy_train", "noisy_test", full, full, icpt)]
+        if protocol.ccgp_splits != "all":
+            continue
         out[name, "ccgp"] = [
             Problem(tr, te, _labels(lab, a), _labels(lab, b))
             for a, b in M.ccgp_all_splits(lab, settings.ccgp_max_splits)
@@ -124,10 +158,31 @@ def decoding_problems(task: Task, settings: EvalSettings) -> dict[tuple[str, str
             for a, b in M.ccgp_proper_splits(lab, task.proper_contexts(name))
         ]
     shatter = [_labels(lab) for lab in task.shattering_dichotomies]
-    out["*shatter*", "decoding"] = [Problem("train", "test", s, s) for s in shatter]
+    out["*shatter*", "decoding"] = [Problem("train", "test", s, s, icpt) for s in shatter]
     out["*shatter*", "decoding_noisy"] = [
-        Problem("noisy_train", "noisy_test", s, s) for s in shatter
+        Problem("noisy_train", "noisy_test", s, s, icpt) for s in shatter
     ]
+    return out
+
+
+def nearest_pair_problems(Z: np.ndarray, labels: np.ndarray, samples: str) -> list[Problem]:
+    """Nearest-pair CCGP of one dichotomy at one snapshot: C/2 problems, one per pair.
+
+    Z (C, N): the condition representations; labels (C,) 0/1, balanced. Each positive
+    condition is paired with a negative one by the matching that minimises the summed Euclidean
+    distance between their representations (Hungarian algorithm); problem j trains on the
+    samples of pair j and tests on the samples of every other condition, both from ``samples``.
+    Pairs are kept as explicit condition labels (the original code mapped ``argsort`` output
+    onto sorted condition lists, which mispairs when the sort reorders ties).
+    """
+    P, Q = M.nearest_pairs(Z, labels)
+    full = np.asarray(_labels(labels))
+    out = []
+    for p, q in zip(P, Q, strict=True):
+        train = np.zeros(len(labels), dtype=int)
+        train[[p, q]] = full[[p, q]]
+        test = np.where(train != 0, 0, full)
+        out.append(Problem(samples, samples, tuple(int(v) for v in train), tuple(test.tolist())))
     return out
 
 
@@ -156,23 +211,70 @@ def _bce(logit: np.ndarray, y: np.ndarray) -> np.ndarray:
     return per.mean(axis=(-2, -1))
 
 
-def evaluate_run(
+def _accuracy_columns(
+    spec: DecoderSpec,
+    H: dict[str, np.ndarray],
+    cond: dict[str, np.ndarray],
+    columns: dict,
+    device,
+) -> dict:
+    """Each column's mean accuracy over its problems at every snapshot of H: columns maps any
+    key → list of problems; every distinct problem is fitted once (in snapshot chunks)."""
+    problems = sorted({p for ps in columns.values() for p in ps}, key=repr)
+    S = next(iter(H.values())).shape[0]
+    acc = (
+        np.concatenate(
+            [
+                accuracies(
+                    spec,
+                    {k: v[lo : lo + SNAPSHOT_CHUNK] for k, v in H.items()},
+                    cond,
+                    problems,
+                    device,
+                )
+                for lo in range(0, S, SNAPSHOT_CHUNK)
+            ]
+        )
+        if problems
+        else np.empty((S, 0))
+    )
+    where = {p: i for i, p in enumerate(problems)}
+    return {
+        key: acc[:, [where[p] for p in ps]].mean(axis=1) if ps else np.full(S, np.nan)
+        for key, ps in columns.items()
+    }
+
+
+def _condition_averages(H: np.ndarray, cond: np.ndarray, C: int) -> np.ndarray:
+    """Per-condition mean of H (S, n, N) over samples of each condition → (S, C, N) float64."""
+    onehot = np.eye(C)[cond]  # (n, C)
+    return np.einsum("nc,snh->sch", onehot / onehot.sum(0), H.astype(np.float64))
+
+
+def evaluate_analyses(
     run_cfg: dict,
     params: dict[str, np.ndarray],
     settings: EvalSettings,
     device: str | torch.device = "cpu",
     task: Task | None = None,
-) -> tuple[dict[str, np.ndarray], dict[tuple[str, str], np.ndarray]]:
-    """All metrics of one run at each snapshot.
+) -> dict[tuple[str, str], tuple[dict[str, np.ndarray], dict[tuple[str, str], np.ndarray]]]:
+    """All metrics of one run at each snapshot, for every analysis.
 
     params: name → (S, ...) snapshot arrays of one run; ``device`` runs the batched decoders;
     ``task`` is the run's task when the caller has built it already.
-    Returns (run-level column → (S,), (dichotomy, metric) → (S,)).
+    Returns (decoder, protocol) → (run-level column → (S,), (dichotomy, metric) → (S,)).
     """
     task_cfg = run_cfg["task"]
     task = task or build_task(task_cfg)
     act = get_activation(run_cfg["model"]["activation"])
-    data = make_datasets(task_cfg, settings.test_sigma, task)
+    pair_sigmas = {
+        p.ccgp_sigma if p.ccgp_sigma is not None else settings.test_sigma
+        for p in settings.protocols
+        if p.ccgp_splits == "nearest_pairs"
+    }
+    if len(pair_sigmas) > 1:
+        raise ValueError(f"protocols ask for fresh samples at several noises: {pair_sigmas}")
+    data = make_datasets(task_cfg, settings.test_sigma, task, next(iter(pair_sigmas), None))
     uniq, inverse = _unique_snapshots(params)
     W, b, J, bo = (params[k][uniq] for k in ("W", "b", "J", "bo"))
     S = len(uniq)
@@ -196,34 +298,71 @@ def evaluate_run(
     Y = np.broadcast_to(target.astype(float), (S,) + target.shape)
     run["target_alignment"] = M.linear_cka(Zbar, Y)
     run["task_alignment"] = np.full(S, task.alignment)
-    dich: dict[tuple[str, str], np.ndarray] = {}
-    for name, lab in task.dichotomies.items():
-        dich[name, "ps"] = M.parallelism_score(Zbar, lab)
-
-    # every decoder of every snapshot in one batched call; identical problems are fitted once
-    columns = decoding_problems(task, settings)
-    problems = sorted({p for ps in columns.values() for p in ps}, key=repr)
-    acc = np.concatenate(
-        [
-            accuracies(
-                settings.decoder,
-                {k: v[lo : lo + SNAPSHOT_CHUNK] for k, v in H.items()},
-                cond,
-                problems,
-                device,
-            )
-            for lo in range(0, S, SNAPSHOT_CHUNK)
-        ]
-    )
-    where = {p: i for i, p in enumerate(problems)}
-    for key, ps in columns.items():
-        dich[key] = acc[:, [where[p] for p in ps]].mean(axis=1) if ps else np.full(S, np.nan)
-    run["shattering_dim"] = dich.pop(("*shatter*", "decoding"))
-    run["shattering_dim_noisy"] = dich.pop(("*shatter*", "decoding_noisy"))
     run["participation_ratio"] = M.participation_ratio(H["test"].astype(np.float64))
     run["sparsity"] = np.mean(H["test"] > 0, axis=(1, 2))
     run["weight_norm"] = np.linalg.norm(W.reshape(S, -1), axis=-1)
-    return (
-        {k: np.asarray(run[k], dtype=np.float64)[inverse] for k in RUN_COLUMNS},
-        {k: np.asarray(v, dtype=np.float64)[inverse] for k, v in dich.items()},
-    )
+
+    sources = {"means": Zbar}
+    if any(p.ps_on == "test_averages" for p in settings.protocols):
+        sources["test_averages"] = _condition_averages(H["test"], cond["test"], len(means))
+    ps = {
+        src: {name: M.parallelism_score(Z, lab) for name, lab in task.dichotomies.items()}
+        for src, Z in sources.items()
+    }
+
+    # Every analysis's decoders of every snapshot, batched; a problem that two protocols share
+    # (same data, labels and intercept use) is fitted once per decoder.
+    fixed = {
+        (p.name, key): ps_
+        for p in settings.protocols
+        for key, ps_ in decoding_problems(task, settings, p).items()
+    }
+    # nearest-pair splits depend on each snapshot's geometry: group snapshots that share them
+    paired: dict[tuple, tuple[list[int], dict]] = {}
+    for p in settings.protocols:
+        if p.ccgp_splits != "nearest_pairs":
+            continue
+        for s in range(S):
+            cols = {}
+            for name, lab in task.dichotomies.items():
+                problems = nearest_pair_problems(Zbar[s], lab, "protocol")
+                for metric in ("ccgp", "ccgp_proper"):
+                    cols[p.name, (name, metric)] = problems
+            key = tuple(sorted((k, tuple(v)) for k, v in cols.items()))
+            paired.setdefault(key, ([], cols))[0].append(s)
+
+    out = {}
+    for spec in settings.decoders:
+        acc = _accuracy_columns(spec, H, cond, fixed, device)
+        for snaps, cols in paired.values():
+            sub = _accuracy_columns(spec, {k: v[snaps] for k, v in H.items()}, cond, cols, device)
+            for key, v in sub.items():
+                acc.setdefault(key, np.full(S, np.nan))[snaps] = v
+        for p in settings.protocols:
+            dich = {(name, "ps"): v for name, v in ps[p.ps_on].items()}
+            dich |= {key: v for (pname, key), v in acc.items() if pname == p.name}
+            r = dict(run)
+            r["shattering_dim"] = dich.pop(("*shatter*", "decoding"))
+            r["shattering_dim_noisy"] = dich.pop(("*shatter*", "decoding_noisy"))
+            out[spec.name, p.name] = (
+                {k: np.asarray(r[k], dtype=np.float64)[inverse] for k in RUN_COLUMNS},
+                {
+                    (name, m): np.asarray(dich[name, m], dtype=np.float64)[inverse]
+                    for name in task.dichotomies
+                    for m in DICHOTOMY_COLUMNS
+                },
+            )
+    return out
+
+
+def evaluate_run(
+    run_cfg: dict,
+    params: dict[str, np.ndarray],
+    settings: EvalSettings,
+    device: str | torch.device = "cpu",
+    task: Task | None = None,
+) -> tuple[dict[str, np.ndarray], dict[tuple[str, str], np.ndarray]]:
+    """The primary analysis (first decoder, first protocol) of :func:`evaluate_analyses`:
+    (run-level column → (S,), (dichotomy, metric) → (S,))."""
+    out = evaluate_analyses(run_cfg, params, settings, device, task)
+    return out[settings.decoders[0].name, settings.protocols[0].name]

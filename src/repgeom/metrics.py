@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from .decoders import DecoderSpec, liblinear_decisions, squared_hinge_svm
+from .decoders import BATCHED, DecoderSpec, batched_fit, sklearn_fit
 
 # --------------------------------------------------------------------------- kernel alignment
 
@@ -194,18 +194,18 @@ def decoder_accuracy(
     if len(classes) < 2:
         return float(np.mean(y_test == classes[0]))
     y = np.where(y_train == classes[1], 1.0, -1.0)
-    if spec.solver == "liblinear":
-        dec = liblinear_decisions(spec, X_train, y, X_test)
-    else:
-        w, b, _ = squared_hinge_svm(
+    if spec.name in BATCHED:
+        w, b = batched_fit(
+            spec,
             torch.as_tensor(X_train)[None],
             torch.zeros(len(y), dtype=torch.int64),
             torch.ones(1, 1, 1, dtype=torch.bool),
             torch.as_tensor(y)[None, None],
-            spec.C,
-            spec.max_iter,
         )
-        dec = np.asarray(X_test, dtype=np.float64) @ w[0, 0].numpy() + b[0, 0].item()
+        w, b = w[0, 0].numpy(), b[0, 0].item()
+    else:
+        w, b = sklearn_fit(spec, X_train, y)
+    dec = np.asarray(X_test, dtype=np.float64) @ w + b
     return float(np.mean(np.where(dec > 0, classes[1], classes[0]) == y_test))
 
 
@@ -293,6 +293,23 @@ def ccgp_proper_splits(
     concatenation of :func:`ccgp_splits` over ``contexts`` (2 per context, in order)."""
     labels = np.asarray(labels)
     return [s for ctx in contexts for s in ccgp_splits(labels, np.asarray(ctx))]
+
+
+def nearest_pairs(Z: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pair each positive condition of a balanced 0/1 dichotomy with a negative one.
+
+    Z (C, N): condition representations; labels (C,). Returns (P, Q), condition indices with P
+    ascending and Q[j] the negative condition matched to P[j] by the assignment that minimises
+    the summed Euclidean distance ‖Z_p − Z_q‖ (Hungarian algorithm; ties broken by SciPy's
+    deterministic order).
+    """
+    labels = np.asarray(labels)
+    P, Q = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
+    if len(P) != len(Q) or len(P) == 0:
+        raise ValueError("nearest pairs need a balanced 0/1 dichotomy")
+    dist = np.linalg.norm(Z[P][:, None, :] - Z[Q][None, :, :], axis=-1)
+    rows, cols = linear_sum_assignment(dist)
+    return P[rows], Q[cols]
 
 
 def ccgp(

@@ -24,7 +24,7 @@ from .evaluation import (
     DICHOTOMY_COLUMNS,
     RUN_COLUMNS,
     eval_settings,
-    evaluate_run,
+    evaluate_analyses,
     make_datasets,
 )
 from .models import init_shallow
@@ -232,37 +232,59 @@ def train_block(
         storage.write_weights(weights_out[r], epochs, snaps, meta)
 
 
+#: the columns that name an analysis in the per-run and aggregated tables, after ``epoch``
+ANALYSIS_KEYS = ("decoder", "protocol")
+
+
 def evaluate_block(
     weights_in: list[str], metrics_out: list[str], dichotomies_out: list[str], ecfg: dict
 ) -> None:
-    """Evaluate every snapshot of each run; write its metrics.parquet (run-level metrics) and
-    dichotomies.parquet (per-dichotomy metrics, long form)."""
-    settings = eval_settings(ecfg)
+    """Evaluate every snapshot of each run under every analysis (decoder × protocol); write its
+    metrics.parquet (run-level metrics) and dichotomies.parquet (per-dichotomy metrics, long
+    form), one row per snapshot and analysis (and dichotomy)."""
     for src, dst, dst_d in zip(weights_in, metrics_out, dichotomies_out, strict=True):
         t0 = time.perf_counter()
         meta = storage.read_metadata(src)
         epochs, params = storage.read_weights(src)
         task = build_task(meta["config"]["task"])
-        run, dich = evaluate_run(meta["config"], params, settings, task=task)
+        settings = eval_settings(ecfg, meta["config"]["task"]["family"])
+        analyses = evaluate_analyses(meta["config"], params, settings, task=task)
         outcome = meta["training_outcome"]
-        S = len(epochs)
+        S, A = len(epochs), len(analyses)
+        names = list(task.dichotomies)
+        decoder = [d for d, _ in analyses]
+        protocol = [p for _, p in analyses]
         table = pa.table(
-            {"epoch": pa.array(epochs, pa.int32())}
-            | {k: pa.array(run[k], pa.float64()) for k in RUN_COLUMNS}
+            {
+                "epoch": pa.array(np.tile(epochs, A), pa.int32()),
+                "decoder": pa.array(np.repeat(decoder, S), pa.string()),
+                "protocol": pa.array(np.repeat(protocol, S), pa.string()),
+            }
             | {
-                "stop_epoch": pa.array(np.full(S, outcome["stop_epoch"]), pa.int32()),
-                "converged": pa.array(np.full(S, outcome["converged"])),
+                k: pa.array(np.concatenate([run[k] for run, _ in analyses.values()]), pa.float64())
+                for k in RUN_COLUMNS
+            }
+            | {
+                "stop_epoch": pa.array(np.full(S * A, outcome["stop_epoch"]), pa.int32()),
+                "converged": pa.array(np.full(S * A, outcome["converged"])),
             }
         )
-        names = list(task.dichotomies)
+        rows = S * len(names)
         long = pa.table(
             {
-                "epoch": pa.array(np.tile(epochs, len(names)), pa.int32()),
-                "dichotomy": pa.array(np.repeat(names, S), pa.string()),
-                "role": pa.array(np.repeat([task.role(n) for n in names], S), pa.string()),
+                "epoch": pa.array(np.tile(epochs, len(names) * A), pa.int32()),
+                "decoder": pa.array(np.repeat(decoder, rows), pa.string()),
+                "protocol": pa.array(np.repeat(protocol, rows), pa.string()),
+                "dichotomy": pa.array(np.tile(np.repeat(names, S), A), pa.string()),
+                "role": pa.array(
+                    np.tile(np.repeat([task.role(n) for n in names], S), A), pa.string()
+                ),
             }
             | {
-                k: pa.array(np.concatenate([dich[n, k] for n in names]), pa.float64())
+                k: pa.array(
+                    np.concatenate([dich[n, k] for _, dich in analyses.values() for n in names]),
+                    pa.float64(),
+                )
                 for k in DICHOTOMY_COLUMNS
             }
         )
@@ -275,7 +297,13 @@ def evaluate_block(
         }
         storage.write_parquet(table, dst, meta_out)
         storage.write_parquet(long, dst_d, meta_out)
-        log.info("evaluated %s (%d snapshots) in %.1fs", dst, S, time.perf_counter() - t0)
+        log.info(
+            "evaluated %s (%d snapshots × %d analyses) in %.1fs",
+            dst,
+            S,
+            A,
+            time.perf_counter() - t0,
+        )
 
 
 _PANDAS_TYPES = {"string": "string", "float64": "float64", "int64": "int64"}
@@ -302,7 +330,7 @@ def collect(files: list[str], experiment: str, key_types: dict[str, str]) -> pd.
 def summarise(runs: pd.DataFrame, dich: pd.DataFrame, key_types: dict[str, str]) -> pd.DataFrame:
     """Mean, std, sem and n over seeds per cell, epoch and metric, in long form; per-dichotomy
     metrics carry their dichotomy (null for run-level metrics)."""
-    keys = ["experiment"] + [k for k in key_types if k != "seed"] + ["epoch"]
+    keys = ["experiment"] + [k for k in key_types if k != "seed"] + ["epoch", *ANALYSIS_KEYS]
     run_long = runs.melt(id_vars=keys + ["seed"], value_vars=list(RUN_COLUMNS), var_name="metric")
     run_long["dichotomy"] = pd.Series(pd.NA, index=run_long.index, dtype="string")
     d_long = dich.melt(

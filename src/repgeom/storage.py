@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 META_PREFIX = "repgeom."
 _PACKAGES = ("repgeom", "torch", "numpy", "scikit-learn", "pyarrow", "snakemake")
 
@@ -333,3 +333,15 @@ def open_runs(
     return ds.dataset(
         files, format="parquet", partitioning=partitioning(types), partition_base_dir=str(base)
     )
+
+
+def primary(df, evaluation: dict):
+    """The rows of an experiment's primary analysis (its first configured decoder and
+    protocol) without the analysis columns; tables from before analyses were keys pass as
+    they are."""
+    if "decoder" not in df.columns:
+        return df
+    keep = (df["decoder"] == evaluation["decoders"][0]) & (
+        df["protocol"] == evaluation["protocols"][0]
+    )
+    return df[keep].drop(columns=["decoder", "protocol"]).reset_index(drop=True)

@@ -96,6 +96,18 @@ class Experiment:
 
     # -- structure ---------------------------------------------------------------------
     @property
+    def analyses(self) -> list[tuple[str, str]]:
+        """(decoder, protocol) of every analysis, the primary one first."""
+        ev = self.cfg["evaluation"]
+        return [(d, p) for d in ev["decoders"] for p in ev["protocols"]]
+
+    @property
+    def figures(self) -> tuple[str, ...]:
+        """Names of the experiment's figures: its family's, and ``analyses`` when it has more
+        than one analysis."""
+        return self.family.figures + (("analyses",) if len(self.analyses) > 1 else ())
+
+    @property
     def key_types(self) -> dict[str, str]:
         """Cell keys in path order with their types (seed excluded)."""
         return SHARED_KEYS | self.family.keys

@@ -16,11 +16,11 @@ for _exp in EXPERIMENTS:
                     caption=f"../report/{name}.rst",
                     category=_exp.name,
                 )
-                for name in _exp.family.figures
+                for name in _exp.figures
             ],
             extra=[
                 f"{_exp.root}/figures/{name}.{ext}"
-                for name in _exp.family.figures
+                for name in _exp.figures
                 for ext in _exp.cfg["figures"]["formats"]
                 if ext != "png"
             ],

@@ -21,6 +21,12 @@ Every verdict is per setting. A claim's overall verdict is ``supported`` only if
 setting is (an intersection–union test: valid at 5 % without correction), ``contradicted`` if
 some setting's interval lies below 0 even at the Bonferroni level 1 − 0.05 / (settings), so
 that one unlucky setting among many does not contradict a claim, and ``inconclusive`` otherwise.
+
+Every claim is checked under every analysis the experiment evaluated (each decoder under each
+protocol, ``repgeom.evaluation``). A verdict that differs between two decoders under one
+protocol *depends on the decoder*; one that differs between two protocols with one decoder
+*depends on the protocol*. Both are flagged, per setting (``flips``) and per claim
+(``overall_flips``), so a conclusion that rests on an analysis choice is visible at a glance.
 """
 
 from __future__ import annotations
@@ -39,6 +45,9 @@ VERDICTS = ("supported", "contradicted", "inconclusive", "not run")
 #: the columns of claims.parquet, in order
 COLUMNS = (
     "experiment",
+    "decoder",
+    "protocol",
+    "primary",
     "claim",
     "statement",
     "setting",
@@ -49,7 +58,11 @@ COLUMNS = (
     "n",
     "verdict",
     "overall",
+    "flips",
+    "overall_flips",
 )
+#: the analysis of results evaluated before decoders and protocols were keys
+UNKEYED = ("svm", "clean")
 
 
 @dataclass(frozen=True)
@@ -148,9 +161,66 @@ def check(
     metrics: pd.DataFrame,
     dichotomies: pd.DataFrame,
     key_types: dict[str, str],
+    primary: tuple[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Every claim of ``family`` on one experiment's aggregated tables: one row per claim and
-    setting (columns :data:`COLUMNS`)."""
+    """Every claim of ``family`` on one experiment's aggregated tables under every analysis:
+    one row per analysis, claim and setting (columns :data:`COLUMNS`). ``primary``: the
+    (decoder, protocol) shown first (default: the first in the tables)."""
+    if "decoder" not in metrics.columns:
+        metrics = metrics.assign(decoder=UNKEYED[0], protocol=UNKEYED[1])
+        dichotomies = dichotomies.assign(decoder=UNKEYED[0], protocol=UNKEYED[1])
+    analyses = list(dict.fromkeys(zip(metrics["decoder"], metrics["protocol"], strict=True)))
+    primary = primary or analyses[0]
+    frames = []
+    for dec, prot in analyses:
+        m = metrics[(metrics["decoder"] == dec) & (metrics["protocol"] == prot)]
+        d = dichotomies[(dichotomies["decoder"] == dec) & (dichotomies["protocol"] == prot)]
+        df = check_one(experiment, family, m, d, key_types)
+        df.insert(1, "decoder", dec)
+        df.insert(2, "protocol", prot)
+        df.insert(3, "primary", (dec, prot) == primary)
+        frames.append(df)
+    out = pd.concat(frames, ignore_index=True)
+    out["flips"] = _flips(out, ["claim", "setting"], "verdict")
+    heads = out.drop_duplicates(["claim", "decoder", "protocol"])
+    claim_flips = dict(zip(heads["claim"], _flips(heads, ["claim"], "overall"), strict=True))
+    out["overall_flips"] = out["claim"].map(claim_flips)
+    order = {a: i for i, a in enumerate([primary] + [a for a in analyses if a != primary])}
+    out["_order"] = [order[a] for a in zip(out["decoder"], out["protocol"], strict=True)]
+    out = out.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
+    return out[list(COLUMNS)]
+
+
+def _flips(df: pd.DataFrame, by: list[str], column: str) -> pd.Series:
+    """Per row: "depends on decoder" / "depends on protocol" / both / "" where ``column``
+    differs between decoders under one protocol / between protocols with one decoder, within
+    the row's group ``by`` ("not run" is no verdict and never flips)."""
+    tested = df[df[column] != "not run"]
+    flags: dict[tuple, list[str]] = {}
+    for key, g in tested.groupby(by, sort=False):
+        what = []
+        if (g.groupby("protocol")[column].nunique() > 1).any():
+            what.append("decoder")
+        if (g.groupby("decoder")[column].nunique() > 1).any():
+            what.append("protocol")
+        flags[key if isinstance(key, tuple) else (key,)] = what
+    keys = [tuple(r) for r in df[by].itertuples(index=False)]
+    return pd.Series(
+        ["depends on " + " and ".join(flags[k]) if flags.get(k) else "" for k in keys],
+        index=df.index,
+        dtype="string",
+    )
+
+
+def check_one(
+    experiment: str,
+    family: str,
+    metrics: pd.DataFrame,
+    dichotomies: pd.DataFrame,
+    key_types: dict[str, str],
+) -> pd.DataFrame:
+    """Every claim of ``family`` on one analysis of an experiment: one row per claim and
+    setting."""
     keys = list(key_types)
     cell = [k for k in keys if k not in ("act", "seed")]
     final = final_epoch(metrics, keys)
@@ -175,7 +245,9 @@ def check(
             )
         verdict_all = overall([r["verdict"] for r in mine], contrasts)
         rows += [r | {"overall": verdict_all} for r in mine]
-    df = pd.DataFrame(rows, columns=list(COLUMNS))
+    columns = [c for c in COLUMNS if c not in ("decoder", "protocol", "primary", "flips",
+                                                "overall_flips")]  # fmt: skip
+    df = pd.DataFrame(rows, columns=columns)
     df["n"] = df["n"].fillna(0).astype("int64")
     for c in ("effect", "ci_low", "ci_high"):
         df[c] = df[c].astype("float64")
@@ -273,8 +345,12 @@ def write_claims(experiment_dir, experiment: str, family: str, parquet_out, tabl
 
     metrics = storage.verify_table(experiment_dir, "metrics.parquet")
     dichotomies = storage.verified_table(experiment_dir, "dichotomies.parquet").to_pandas()
-    key_types = storage.read_metadata(metrics)["key_types"]
-    df = check(experiment, family, pd.read_parquet(metrics), dichotomies, key_types)
+    meta = storage.read_metadata(metrics)
+    ev = meta["config"]["evaluation"]
+    primary = (ev["decoders"][0], ev["protocols"][0]) if "decoders" in ev else None
+    df = check(
+        experiment, family, pd.read_parquet(metrics), dichotomies, meta["key_types"], primary
+    )
     meta = {
         "experiment": experiment,
         "statistic": STATISTIC,
@@ -285,14 +361,31 @@ def write_claims(experiment_dir, experiment: str, family: str, parquet_out, tabl
         df.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
 
 
+def _analysis(r) -> str:
+    return f"{r.decoder}/{r.protocol}"
+
+
 def table(claims: pd.DataFrame) -> str:
-    """The claims of one or more experiments as readable text: one line per claim and setting,
-    each claim's overall verdict first."""
+    """The claims of one or more experiments as readable text: per claim, its overall verdict
+    under the primary analysis with its flip flag, then one line per setting (primary
+    analysis); where other analyses were evaluated, each claim's overall verdict under each,
+    and each flipped setting's verdicts."""
+    if "decoder" not in claims.columns:  # a table written before analyses were keys
+        claims = claims.assign(
+            decoder=UNKEYED[0], protocol=UNKEYED[1], primary=True, flips="", overall_flips=""
+        )
     lines = []
     for (exp, _), rows in claims.groupby(["experiment", "claim"], sort=False):
-        head = rows["overall"].iloc[0]
-        lines.append(f"[{head}] {exp}: {rows['statement'].iloc[0]}")
-        for r in rows.itertuples():
+        main = rows[rows["primary"]]
+        others = rows[~rows["primary"]]
+        head = main["overall"].iloc[0]
+        flag = main["overall_flips"].iloc[0]
+        analysis = _analysis(main.iloc[0])
+        lines.append(
+            f"[{head}{'; ' + flag if flag else ''}] {exp}: {main['statement'].iloc[0]}"
+            f"  ({analysis})"
+        )
+        for r in main.itertuples():
             if r.verdict == "not run":
                 lines.append(f"    not run: {r.setting}")
                 continue
@@ -304,5 +397,19 @@ def table(claims: pd.DataFrame) -> str:
             lines.append(
                 f"    {r.setting:<36} {r.metric:<24} {r.effect:+.3f} {ci:<18} n={r.n:<3} "
                 f"{r.verdict}"
+            )
+            if r.flips:
+                alt = others[(others["setting"] == r.setting) & (others["verdict"] != r.verdict)]
+                lines.append(
+                    f"      {r.flips}: "
+                    + ", ".join(
+                        f"{_analysis(a)} {a.verdict} ({a.effect:+.3f})" for a in alt.itertuples()
+                    )  # fmt: skip
+                )
+        if not others.empty:
+            per = others.drop_duplicates(["decoder", "protocol"])
+            lines.append(
+                "    overall under the other analyses: "
+                + ", ".join(f"{_analysis(a)} {a.overall}" for a in per.itertuples())
             )
     return "\n".join(lines)

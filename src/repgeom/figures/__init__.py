@@ -10,6 +10,7 @@ Statistics are mean ± s.e.m. over seeds.
 from __future__ import annotations
 
 from importlib import import_module
+from pathlib import Path
 
 import matplotlib
 
@@ -17,7 +18,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..storage import read_metadata  # noqa: E402
+from ..storage import primary, read_metadata  # noqa: E402
 
 COLORS = {"tanh": "#c0392b", "relu": "#2471a3"}
 
@@ -49,8 +50,32 @@ def band(ax, x, m, s, label, color=None, ls="-"):
     return line
 
 
+#: the figure of every analysis side by side (drawn when an experiment has more than one)
+ANALYSES = "analyses"
+
+
 def draw_experiment(family: str, metrics_path, dichotomies_path, outputs: list[str], settings):
-    """Draw the figures of one experiment of ``family`` into ``outputs``."""
-    df = wide(pd.read_parquet(metrics_path), pd.read_parquet(dichotomies_path))
-    evaluation = read_metadata(metrics_path)["config"]["evaluation"]
-    import_module(f"{__name__}.{family}").draw(df, outputs, settings, evaluation)
+    """Draw the figures of one experiment of ``family`` into ``outputs``: the family's figures
+    from the primary analysis and, if named in ``outputs``, the analyses figure."""
+    metrics, dichotomies = pd.read_parquet(metrics_path), pd.read_parquet(dichotomies_path)
+    meta = read_metadata(metrics_path)
+    evaluation = meta["config"]["evaluation"]
+    mine = [o for o in outputs if Path(o).stem != ANALYSES]
+    df = wide(primary(metrics, evaluation), primary(dichotomies, evaluation))
+    import_module(f"{__name__}.{family}").draw(df, mine, settings, evaluation)
+    extra = [o for o in outputs if Path(o).stem == ANALYSES]
+    if extra:
+        from . import analyses
+
+        fixed = {
+            k: settings[k] for k in ("sigma", "readout", "arch") if settings.get(k) is not None
+        }
+        analyses.draw(
+            metrics,
+            dichotomies,
+            meta["key_types"],
+            fixed,
+            extra,
+            meta["experiment"],
+            settings["dpi"],
+        )

@@ -15,9 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..protocols import CLEAN, Protocol
 from .base import (
     STREAM_NOISY_TEST,
     STREAM_NOISY_TRAIN,
+    STREAM_PROTOCOL,
     STREAM_TEST,
     STREAM_TRAIN,
     Task,
@@ -39,7 +41,9 @@ class Family:
     paper's settings), applied under the user's values. ``expand``: validated ``axes`` → the
     cells, each a dict key → value (str, int or float). ``build``: a run's ``task`` config
     (cell values and fixed parameters) → :class:`Task`. ``figures``: the names of the figures
-    drawn for an experiment of this family (by ``repgeom.figures.<family>``).
+    drawn for an experiment of this family (by ``repgeom.figures.<family>``). ``protocols``:
+    the evaluation protocols an experiment may name (``repgeom.protocols``): ``clean`` for every
+    family, and what else the family defines (e.g. ``original``, as the paper's code ran it).
     """
 
     name: str
@@ -51,12 +55,15 @@ class Family:
     build: Callable[[dict], Task]
     defaults: dict = field(default_factory=dict)
     figures: tuple[str, ...] = ()
+    protocols: dict[str, Protocol] = field(default_factory=lambda: {"clean": CLEAN})
 
 
 FAMILIES: dict[str, Family] = {}
 
 
 def register(family: Family) -> Family:
+    if "clean" not in family.protocols or any(p.name != n for n, p in family.protocols.items()):
+        raise ValueError(f"family {family.name!r}: protocols need 'clean' and matching names")
     if family.name in FAMILIES:
         raise ValueError(f"task family {family.name!r} is registered twice")
     bad = {k: t for k, t in family.keys.items() if t not in KEY_TYPES}
@@ -89,6 +96,7 @@ __all__ = [
     "Family",
     "STREAM_NOISY_TEST",
     "STREAM_NOISY_TRAIN",
+    "STREAM_PROTOCOL",
     "STREAM_TEST",
     "STREAM_TRAIN",
     "Task",

@@ -26,6 +26,7 @@ STREAM_TRAIN = 0
 STREAM_TEST = 1
 STREAM_NOISY_TRAIN = 2
 STREAM_NOISY_TEST = 3
+STREAM_PROTOCOL = 4  # fresh samples a protocol asks for at its own noise
 
 #: up to this many conditions the shattering dimension uses every balanced dichotomy
 SHATTER_ENUMERATE_MAX_C = 8

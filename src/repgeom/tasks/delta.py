@@ -13,8 +13,22 @@ from functools import cached_property
 
 import numpy as np
 
+from ..protocols import CLEAN, Protocol
 from . import Family, register
 from .base import Task
+
+#: the δ-task evaluated as the paper's code did (docs/science.md, "The original protocol")
+ORIGINAL = Protocol(
+    name="original",
+    description=(
+        "as the paper's δ-task code ran: PS on per-condition averages of the noisy test "
+        "samples' hidden responses, CCGP fitted and scored on test samples, decoding and "
+        "shattering without the intercept (a bug of the original code)"
+    ),
+    ps_on="test_averages",
+    ccgp_samples="test",
+    intercept=False,
+)
 
 #: number of conditions of the δ-task
 N_CONDITIONS = 4
@@ -163,5 +177,6 @@ FAMILY = register(
             "evaluation": {"test_sigma": 1.0, "ccgp_noise": "training"},
         },
         figures=("delta_sweep", "over_training"),
+        protocols={"clean": CLEAN, "original": ORIGINAL},
     )
 )
