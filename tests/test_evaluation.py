@@ -225,3 +225,43 @@ def test_nearest_pair_ccgp_on_a_factorised_square():
         assert dich[name, "ccgp"][0] == pytest.approx(1.0)
         assert dich[name, "ccgp_proper"][0] == dich[name, "ccgp"][0]
     assert dich["xor", "ccgp"][0] == pytest.approx(0.0, abs=0.02)
+
+
+def test_alignment_original_protocol_is_nearest_pair_ccgp_on_fresh_samples():
+    """The alignment tasks as the paper's Fig. 4 analysis ran per network: both CCGP columns
+    are the mean, over the C/2 nearest pairs, of a decoder trained on one pair's samples and
+    tested on every other condition's, all from n_train fresh samples at σ = 0.5; the other
+    columns equal the clean protocol's."""
+    from repgeom.tasks.alignment import ORIGINAL as ALIGN_ORIGINAL
+
+    task = {"family": "alignment", "kernel": "maxdim", "d": 3, "k": 3, "align": 1,
+            "alignments": 3, "task_seed": 0, "sigma": 1.0, "dim": 10, "alpha": 2.0,
+            "data_seed": 5, "n_train": 400, "n_test": 200}  # fmt: skip
+    cfg = {"task": task, "model": {"activation": "tanh"}}
+    p = init_shallow([0, 1], 10, 16, ["gauss"] * 2, n_out=3, init="normal").to_numpy()
+    settings = EvalSettings(protocols=(CLEAN, ALIGN_ORIGINAL), test_sigma=0.5, ccgp_noise="test")
+    out = evaluate_analyses(cfg, p, settings)
+    (run_c, dich_c), (run_o, dich_o) = out["svm", "clean"], out["svm", "original"]
+    for col in run_c:
+        np.testing.assert_array_equal(run_c[col], run_o[col], err_msg=col)
+    data = make_datasets(task, 0.5, protocol_sigma=0.5)
+    fresh_c, fresh_x = data["protocol"]
+    act, spec = get_activation("tanh"), DecoderSpec()
+    from repgeom.tasks import build_task
+
+    t = build_task(task)
+    for s in range(2):
+        Z = _hidden(p["W"][s : s + 1], p["b"][s : s + 1], act, t.means.astype(np.float32))[0]
+        H = _hidden(p["W"][s : s + 1], p["b"][s : s + 1], act, fresh_x)[0]
+        for name, lab in t.dichotomies.items():
+            P, Q = M.nearest_pairs(Z.astype(np.float64), lab)
+            accs = []
+            for a, b in zip(P, Q, strict=True):
+                tr = np.isin(fresh_c, [a, b])
+                accs.append(
+                    M.decoder_accuracy(spec, H[tr], lab[fresh_c[tr]], H[~tr], lab[fresh_c[~tr]])
+                )
+            assert dich_o[name, "ccgp"][s] == pytest.approx(np.mean(accs)), name
+            assert dich_o[name, "ccgp_proper"][s] == dich_o[name, "ccgp"][s]
+            np.testing.assert_array_equal(dich_o[name, "ps"], dich_c[name, "ps"])
+            np.testing.assert_array_equal(dich_o[name, "decoding"], dich_c[name, "decoding"])
