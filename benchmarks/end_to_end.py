@@ -184,8 +184,8 @@ def main(argv=None) -> dict:
     runs, points = len(newton), len(next(iter(newton.values()))["epoch"])
     rows = []
     for solver, seconds, metrics, skip in (
-        ("newton", newton_s, newton, ("ccgp",)),
-        ("liblinear", train_s + lib_eval_s, lib, ()),
+        ("svm", newton_s, newton, ("ccgp",)),
+        ("liblinear_auto", train_s + lib_eval_s, lib, ()),
     ):
         worst = _worst(metrics, naive)
         rows.append(
@@ -226,7 +226,7 @@ def main(argv=None) -> dict:
             f"{r['max_abs_diff_alignments_ps']:>14.2e} {str(r['agree']):>6}"
         )
     print(
-        "agree: accuracies within 0.02 and alignments/PS within 1e-3 of the reference; for newton"
+        "agree: accuracies within 0.02 and alignments/PS within 1e-3 of the reference; for svm"
         " CCGP is compared separately (the reference's liblinear stops at tol 1e-4, see"
         " docs/performance.md)"
     )

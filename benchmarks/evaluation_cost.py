@@ -1,8 +1,8 @@
 """Evaluation cost per snapshot and run, by metric, at the paper's sizes (δ-task, D = N = 120,
 5000 training and 1000 test samples).
 
-    python benchmarks/evaluation_cost.py [--snapshots 8] [--act tanh] [--solvers newton liblinear]
-    python benchmarks/evaluation_cost.py --snapshots 2 --solvers newton   # smoke test
+    python benchmarks/evaluation_cost.py [--snapshots 8] [--act tanh] [--solvers svm liblinear_auto]
+    python benchmarks/evaluation_cost.py --snapshots 2 --solvers svm   # smoke test
 
 Trains one short run (50 epochs) to get realistic snapshots, then times each metric family over
 all its snapshots the way ``repgeom.evaluation.evaluate_run`` computes it, the decoders once per

@@ -1,6 +1,6 @@
 """Projected time of the paper's full E2 grid on one device, from throughput measured here.
 
-    python benchmarks/grid_projection.py [--device cpu|cuda] [--runs 20] [--solver newton]
+    python benchmarks/grid_projection.py [--device cpu|cuda] [--runs 20] [--solver svm]
     python benchmarks/grid_projection.py --runs 2 --epochs 1 --snapshots 2   # smoke test
 
 The grid is 21 δ × 4 σ × 2 activations × 3 readouts × 20 seeds = 10 080 runs of 5000 epochs
@@ -61,7 +61,7 @@ def train_seconds_per_run_epoch(R: int, dev: torch.device, act, epochs: int, syn
 def eval_seconds_per_snapshot(act_name: str, solver: str, dev, count: int, sync) -> float:
     P = snapshots(get_activation(act_name), count, TASK)
     cfg = {"task": TASK, "model": {"activation": act_name}}
-    settings = EvalSettings(DecoderSpec(solver))
+    settings = EvalSettings((DecoderSpec(solver),))
     sync()
     t0 = time.perf_counter()
     evaluate_run(cfg, P, settings, device=dev)

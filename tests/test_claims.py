@@ -261,3 +261,12 @@ def test_a_verdict_that_changes_with_the_decoder_or_protocol_is_flagged():
     assert "[supported; depends on decoder] d:" in text
     assert "ridge/clean contradicted" in text
     assert "overall under the other analyses: ridge/clean" in text
+
+
+def test_tables_from_before_analyses_were_keys_still_print():
+    """A claims.parquet written before decoder/protocol columns existed, beside a new one."""
+    new = claims.check("d", "delta", *synthetic(), KEYS)
+    old = new.drop(columns=["decoder", "protocol", "primary", "flips", "overall_flips"])
+    both = pd.concat([claims.keyed(old.assign(experiment="old")), claims.keyed(new)])
+    text = claims.table(both)
+    assert "] old: " in text and "] d: " in text

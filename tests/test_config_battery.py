@@ -96,9 +96,14 @@ BATTERY = [
     ),
     ("ridge_alpha", "evaluation: {decoder: {alpha: 0}}", ["evaluation.decoder.alpha"]),
     (
+        "protocol_unknown_in_experiment",
+        D + "evaluation: {protocols: [paper]}}}",
+        ["experiments.d.evaluation.protocols[0]", "'original'"],
+    ),
+    (
         "protocol_unknown",
         "evaluation: {protocols: [clean, paper]}",
-        ["experiments.delta.evaluation.protocols[1]", "'original'"],
+        ["'evaluation.protocols[1]'", "allowed: clean, original"],
     ),
     ("pack_unknown", D + "training: {pack_axes: [act]}}}", ["pack_axes", "act"]),
     ("experiment_name", "experiments: {'E 2': {family: delta}}", ["'E 2' does not match"]),

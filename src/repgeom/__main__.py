@@ -138,7 +138,7 @@ def headline(results: Path) -> str:
                     "Final epoch, mean ± s.e.m. over seeds. TA, IA: target and input alignment; "
                     "task c: the task's own input–target alignment"
                     + (
-                        "; CCGP_T: CCGP (proper splits) of the trained bits, decoder "
+                        "; CCGP_T: CCGP (the ccgp_proper column) of the trained bits; analysis "
                         + "/".join(
                             evaluation[k][0] for k in ("decoders", "protocols") if k in evaluation
                         )
@@ -157,23 +157,23 @@ def claims(results: Path) -> int:
     """The ``claims`` command; returns the exit status."""
     import pandas as pd
 
-    from .claims import STATISTIC, table
+    from .claims import STATISTIC, keyed, table
 
     files = sorted(results.glob("*/claims.parquet"))
     if not files:
         print(f"error: no <experiment>/claims.parquet under {results}; run the workflow first",
               file=sys.stderr)  # fmt: skip
         return 2
-    df = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    df = pd.concat([keyed(pd.read_parquet(f)) for f in files], ignore_index=True)
     print(f"The paper's claims, checked ({STATISTIC}):\n")
     print(table(df))
-    main = df[df["primary"]] if "primary" in df.columns else df
+    main = df[df["primary"]]
     heads = [g.iloc[0] for _, g in main.groupby(["experiment", "claim"])]
     verdicts = [h["overall"] for h in heads]
     counts = ", ".join(f"{verdicts.count(v)} {v}" for v in dict.fromkeys(sorted(verdicts)))
     print(f"\n{len(verdicts)} claims: {counts}")
     flips = [h["overall_flips"] for h in heads if h.get("overall_flips")]
-    if "decoder" in df.columns and df[["decoder", "protocol"]].drop_duplicates().shape[0] > 1:
+    if df[["decoder", "protocol"]].drop_duplicates().shape[0] > 1:
         print(
             f"{len(flips)} of them change verdict with the analysis "
             f"({sum('decoder' in f for f in flips)} with the decoder, "

@@ -244,6 +244,21 @@ def normalise_results_dir(path: str) -> str:
     return os.path.normpath(path) if path.strip() else path
 
 
+def _shared_protocol_errors(shared: dict) -> list[str]:
+    """Top-level ``evaluation.protocols`` names that no family defines (checked here so that the
+    error names the key the user wrote, not each experiment that inherits it)."""
+    from .tasks import FAMILIES
+
+    names = (shared.get("evaluation") or {}).get("protocols") or []
+    known = sorted({p for f in FAMILIES.values() for p in f.protocols})
+    return [
+        f"config key 'evaluation.protocols[{i}]': {n!r} is not an evaluation protocol; allowed: "
+        f"{', '.join(known)}"
+        for i, n in enumerate(names)
+        if n not in known
+    ]
+
+
 def validate(config: dict, schema: dict) -> dict:
     """Return a validated copy of ``config`` with defaults filled, numbers coerced and each
     experiment resolved (``config["experiments"][name]`` holds its effective settings).
@@ -293,6 +308,8 @@ def validate(config: dict, schema: dict) -> dict:
         cfg["results_dir"] = normalise_results_dir(cfg["results_dir"])
         problem = results_dir_problem(cfg["results_dir"])
         errors += [f"config key 'results_dir': {problem}"] if problem else []
+    if not errors:
+        errors += _shared_protocol_errors(shared)
     if not errors:
         for name, exp in cfg["experiments"].items():
             resolved, problems = resolve_experiment(name, exp, shared, schema)

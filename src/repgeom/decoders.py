@@ -27,9 +27,10 @@ decoder per problem. The decoders, by name (:data:`DECODERS`):
   penalised, solved in closed form and batched like ``svm``.
 
 The liblinear decoders stop at ``tol``, so their answers are approximate minimisers of the
-``svm`` objective; at ``tol = 1e-4`` they agree with it on decoding accuracy but CCGP, which
-extrapolates to conditions the decoder never saw, moves by up to about 0.2 on some snapshots
-(``python -m repgeom effects`` prints the measured differences for an evaluated sweep).
+``svm`` objective. At ``tol = 1e-4`` they agree with it on decoding accuracy; CCGP, which
+extrapolates to conditions the decoder never saw, moves more, and by how much depends on the
+solver (the primal one of ``liblinear_auto`` more than the dual one) and the data:
+``python -m repgeom effects`` prints the measured differences for an evaluated sweep.
 """
 
 from __future__ import annotations
@@ -251,6 +252,8 @@ def _fits(problems: list[Problem]) -> tuple[list[tuple[str, tuple[int, ...]]], l
 
     Every decoder's objective is unchanged under y → −y, w̃ → −w̃, so problems whose training
     labels differ only in sign share one decoder (for the δ-task's CCGP this halves the fits).
+    For the exact decoders (``svm``, ``ridge``) the shared fit is the flipped one exactly; the
+    liblinear ones stop at ``tol``, so theirs equals it to within that tolerance.
     """
     fits: list[tuple[str, tuple[int, ...]]] = []
     where, signs = [], []
@@ -276,7 +279,9 @@ def sklearn_fit(spec: DecoderSpec, Xtr: np.ndarray, ytr: np.ndarray) -> tuple[np
         clf = RidgeClassifier(alpha=spec.alpha).fit(Xtr, ytr)
         return np.ravel(clf.coef_), float(np.ravel(clf.intercept_)[0])
     dual = {"liblinear_dual": True, "liblinear_auto": "auto"}.get(spec.name, False)
-    clf = LinearSVC(C=spec.C, max_iter=spec.max_iter, tol=spec.tol, dual=dual)
+    # liblinear's dual coordinate descent shuffles with a seed drawn from NumPy's global
+    # generator unless given one: a fixed one makes re-evaluation reproduce its answers
+    clf = LinearSVC(C=spec.C, max_iter=spec.max_iter, tol=spec.tol, dual=dual, random_state=0)
     with warnings.catch_warnings():
         # liblinear warns on slow convergence; the accuracy is still meaningful and thousands
         # of identical warnings would drown the job's log

@@ -25,8 +25,8 @@ class Protocol:
     """What the metrics are computed on.
 
     ``ps_on``: ``means`` takes the hidden responses to the noise-free condition means;
-    ``test_averages`` averages, per condition, the hidden responses to the noisy test samples
-    (the mean of f, not f of the mean).
+    ``test_averages`` averages, per condition, the hidden responses to the run's test samples
+    (at the training noise σ; the mean of f, not f of the mean).
     ``ccgp_samples``: ``None`` uses the evaluation settings' ``ccgp_noise``; ``test`` fits each
     CCGP decoder on the test samples of its training conditions and scores it on the test
     samples of the held-out ones (the training samples unused).

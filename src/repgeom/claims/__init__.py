@@ -361,6 +361,19 @@ def write_claims(experiment_dir, experiment: str, family: str, parquet_out, tabl
         df.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
 
 
+def keyed(claims: pd.DataFrame) -> pd.DataFrame:
+    """``claims`` with the analysis columns, which a table written before analyses were keys
+    lacks (it holds one analysis: the primary one)."""
+    missing = {
+        "decoder": UNKEYED[0],
+        "protocol": UNKEYED[1],
+        "primary": True,
+        "flips": "",
+        "overall_flips": "",
+    }
+    return claims.assign(**{k: v for k, v in missing.items() if k not in claims.columns})
+
+
 def _analysis(r) -> str:
     return f"{r.decoder}/{r.protocol}"
 
@@ -370,10 +383,7 @@ def table(claims: pd.DataFrame) -> str:
     under the primary analysis with its flip flag, then one line per setting (primary
     analysis); where other analyses were evaluated, each claim's overall verdict under each,
     and each flipped setting's verdicts."""
-    if "decoder" not in claims.columns:  # a table written before analyses were keys
-        claims = claims.assign(
-            decoder=UNKEYED[0], protocol=UNKEYED[1], primary=True, flips="", overall_flips=""
-        )
+    claims = keyed(claims)
     lines = []
     for (exp, _), rows in claims.groupby(["experiment", "claim"], sort=False):
         main = rows[rows["primary"]]

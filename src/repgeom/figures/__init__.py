@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..storage import primary, read_metadata  # noqa: E402
+from ..tasks import get_family  # noqa: E402
 
 COLORS = {"tanh": "#c0392b", "relu": "#2471a3"}
 
@@ -75,6 +76,7 @@ def draw_experiment(family: str, metrics_path, dichotomies_path, outputs: list[s
             dichotomies,
             meta["key_types"],
             fixed,
+            get_family(family).main_axis,
             extra,
             meta["experiment"],
             settings["dpi"],

@@ -27,8 +27,8 @@ PROTOCOL_STYLES = ("-", "--", ":", "-.")
 
 #: (metric column, dichotomy roles averaged, row title); None: a run-level column
 ROWS = (
-    ("ccgp_proper", ("target", "target, latent"), "CCGP (proper)\ntrained dichotomies"),
-    ("ccgp_proper", ("latent",), "CCGP (proper)\nuntrained latent variables"),
+    ("ccgp_proper", ("target", "target, latent"), "CCGP (ccgp_proper)\ntrained dichotomies"),
+    ("ccgp_proper", ("latent",), "CCGP (ccgp_proper)\nuntrained latent variables"),
     ("decoding_noisy", ("latent",), "Noisy decoding (test σ)\nuntrained latent variables"),
     ("shattering_dim", None, "Shattering dimension"),
 )
@@ -58,30 +58,23 @@ def per_run(metrics: pd.DataFrame, dichotomies: pd.DataFrame, keys: list[str]) -
     return out
 
 
-def main_axis(df: pd.DataFrame, axes: list[str]) -> str | None:
-    """The first numeric axis with more than one value, if any."""
-    for k in axes:
-        if pd.api.types.is_numeric_dtype(df[k]) and df[k].nunique() > 1:
-            return k
-    return None
-
-
 def draw(
     metrics: pd.DataFrame,
     dichotomies: pd.DataFrame,
     key_types: dict[str, str],
     fixed: dict[str, object],
+    main_axis: str | None,
     path_list: list[str],
     title: str,
     dpi: int,
 ) -> None:
-    """The analyses figure into each path of ``path_list``. ``fixed``: axis → the value the
-    figure holds it at (axes not named are held at their first value unless they are the main
-    axis)."""
+    """The analyses figure into each path of ``path_list``. ``main_axis``: the family's axis on
+    x (activations go on x instead when it has one value); ``fixed``: axis → the value the
+    figure holds it at (other axes are held at their first value)."""
     keys = list(key_types)
     df = per_run(metrics, dichotomies, keys)
     free = [k for k in keys if k not in ("seed", "act")]
-    x = main_axis(df, [k for k in free if k not in fixed])
+    x = main_axis if main_axis in free and df[main_axis].nunique() > 1 else None
     held = {}
     for k in free:
         if k == x:

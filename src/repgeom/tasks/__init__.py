@@ -44,6 +44,8 @@ class Family:
     drawn for an experiment of this family (by ``repgeom.figures.<family>``). ``protocols``:
     the evaluation protocols an experiment may name (``repgeom.protocols``): ``clean`` for every
     family, and what else the family defines (e.g. ``original``, as the paper's code ran it).
+    ``main_axis``: the axis that generic figures put on x (e.g. δ) when it takes more than one
+    value.
     """
 
     name: str
@@ -56,6 +58,7 @@ class Family:
     defaults: dict = field(default_factory=dict)
     figures: tuple[str, ...] = ()
     protocols: dict[str, Protocol] = field(default_factory=lambda: {"clean": CLEAN})
+    main_axis: str | None = None
 
 
 FAMILIES: dict[str, Family] = {}

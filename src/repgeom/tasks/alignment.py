@@ -569,5 +569,6 @@ FAMILY = register(
         },
         figures=("alignment_sweep", "alignment_plane", "disentanglement", "ablation"),
         protocols={"clean": CLEAN, "original": ORIGINAL},
+        main_axis="align",
     )
 )

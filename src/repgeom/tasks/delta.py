@@ -21,9 +21,9 @@ from .base import Task
 ORIGINAL = Protocol(
     name="original",
     description=(
-        "as the paper's δ-task code ran: PS on per-condition averages of the noisy test "
-        "samples' hidden responses, CCGP fitted and scored on test samples, decoding and "
-        "shattering without the intercept (a bug of the original code)"
+        "as the paper's δ-task code ran: PS on per-condition averages of the hidden responses "
+        "to the test samples (training noise), CCGP fitted and scored on test samples, "
+        "decoding and shattering without the intercept (a bug of the original code)"
     ),
     ps_on="test_averages",
     ccgp_samples="test",
@@ -178,5 +178,6 @@ FAMILY = register(
         },
         figures=("delta_sweep", "over_training"),
         protocols={"clean": CLEAN, "original": ORIGINAL},
+        main_axis="delta",
     )
 )
