@@ -24,6 +24,7 @@ DECODER_COLORS = {
     "ridge": "#16a085",
 }
 PROTOCOL_STYLES = ("-", "--", ":", "-.")
+DECODER_MARKERS = {"svm": "o", "liblinear_dual": "s", "liblinear_auto": "^", "ridge": "D"}
 
 #: (metric column, dichotomy roles averaged, row title); None: a run-level column
 ROWS = (
@@ -103,7 +104,8 @@ def draw(
         for j, act in enumerate(columns):
             ax = axes[i, j]
             sub = df if act is None else df[df["act"] == act]
-            for n, (dec, prot) in enumerate(analyses):
+            # the primary analysis last, so that it is drawn on top where lines coincide
+            for n, (dec, prot) in reversed(list(enumerate(analyses))):
                 a = sub[(sub["decoder"] == dec) & (sub["protocol"] == prot)]
                 color = DECODER_COLORS.get(dec)
                 ls = PROTOCOL_STYLES[protocols.index(prot) % len(PROTOCOL_STYLES)]
@@ -115,7 +117,7 @@ def draw(
                         pos,
                         st["mean"],
                         st["sem"],
-                        fmt="o",
+                        fmt=DECODER_MARKERS.get(dec, "o"),
                         color=color,
                         ms=3,
                         mfc="none" if ls != "-" else color,
@@ -124,7 +126,9 @@ def draw(
                     )
                 else:
                     st = mean_sem(a, [x], col)
-                    band(ax, st[x], st["mean"], st["sem"], label, color, ls=ls)
+                    line = band(ax, st[x], st["mean"], st["sem"], label, color, ls=ls)
+                    line.set_marker(DECODER_MARKERS.get(dec, "o"))
+                    line.set_markerfacecolor("none" if ls != "-" else color)
             # accuracies: CCGP can fall below chance; decoding-based dimensions not
             ax.set_ylim((-0.02, 1.02) if roles is not None else (0.45, 1.02))
             ax.grid(alpha=0.3)
@@ -145,10 +149,18 @@ def draw(
         fontsize=10,
     )
     handles, labels = axes[0, 0].get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: analyses.index(tuple(labels[i].split(", "))))
+    ncol = min(len(labels), 3)
     fig.legend(
-        handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=8, frameon=False
+        [handles[i] for i in order],
+        [labels[i] for i in order],
+        loc="lower center",
+        ncol=ncol,
+        fontsize=8,
+        frameon=False,
     )
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    rows_of_legend = -(-len(labels) // ncol)
+    fig.tight_layout(rect=(0, 0.025 * rows_of_legend + 0.01, 1, 1))
     for p in path_list:
         fig.savefig(p, dpi=dpi)
     plt.close(fig)
