@@ -569,7 +569,7 @@ def test_claims_are_checked_and_printed(done):
     assert "The paper's claims, checked (paired by seed" in out.stdout
     assert re.search(r"\d+ claims: ", out.stdout)
     assert "overall under the other analyses: svm/original" in out.stdout
-    assert re.search(r"\d+ of them change verdict with the analysis", out.stdout)
+    assert re.search(r"overall verdicts that change with the analysis: \d+ of \d+", out.stdout)
     effects = _repgeom(done, "effects", "results")
     assert effects.returncode == 0, effects.stderr
     assert "ridge/original minus svm/clean:" in effects.stdout

@@ -174,10 +174,12 @@ def claims(results: Path) -> int:
     print(f"\n{len(verdicts)} claims: {counts}")
     flips = [h["overall_flips"] for h in heads if h.get("overall_flips")]
     if df[["decoder", "protocol"]].drop_duplicates().shape[0] > 1:
+        settings = main[main["flips"].fillna("") != ""]
         print(
-            f"{len(flips)} of them change verdict with the analysis "
-            f"({sum('decoder' in f for f in flips)} with the decoder, "
-            f"{sum('protocol' in f for f in flips)} with the protocol)"
+            f"overall verdicts that change with the analysis: {len(flips)} of {len(heads)} "
+            f"(with the decoder: {sum('decoder' in f for f in flips)}, with the protocol: "
+            f"{sum('protocol' in f for f in flips)}); settings whose verdict changes: "
+            f"{len(settings)} of {int((main['verdict'] != 'not run').sum())}"
         )
     return 0
 
