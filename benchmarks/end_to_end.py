@@ -170,7 +170,9 @@ def main(argv=None) -> dict:
                 cfgs, files, [f + ".loss" for f in files], device="cpu", progress_every_s=1e9
             )
         train_s = time.perf_counter() - t0
-        naive_settings = eval_settings(_with_solver(exp.cfg["evaluation"], "liblinear_auto"))
+        naive_settings = eval_settings(
+            _with_solver(exp.cfg["evaluation"], "liblinear_auto"), "delta"
+        )
         t0 = time.perf_counter()
         naive = {
             (c["act"], c["delta"], s): train_and_log(

@@ -121,10 +121,9 @@ def headline(results: Path) -> str:
         family = meta["config"]["family"]
         n, batches, train_s = _training_time(agg.parent)
         evaluation = meta["config"]["evaluation"]
-        primary = storage.primary
         runs = with_target_ccgp(
-            primary(pd.read_parquet(metrics), evaluation),
-            primary(
+            storage.primary(pd.read_parquet(metrics), evaluation),
+            storage.primary(
                 storage.verified_table(agg.parent, "dichotomies.parquet").to_pandas(), evaluation
             ),
             meta["key_types"],
@@ -139,9 +138,7 @@ def headline(results: Path) -> str:
                     "task c: the task's own input–target alignment"
                     + (
                         "; CCGP_T: CCGP (the ccgp_proper column) of the trained bits; analysis "
-                        + "/".join(
-                            evaluation[k][0] for k in ("decoders", "protocols") if k in evaluation
-                        )
+                        + "/".join(storage.primary_analysis(evaluation) or ("svm", "clean"))
                         if "ccgp_targets" in runs.columns
                         else ""
                     )
@@ -232,13 +229,13 @@ def effects(results: Path) -> str:
         metrics = storage.verify_table(agg.parent, "metrics.parquet")
         meta = storage.read_metadata(metrics)
         ev = meta["config"]["evaluation"]
-        if "decoders" not in ev or len(ev["decoders"]) * len(ev["protocols"]) < 2:
+        primary = storage.primary_analysis(ev)
+        if primary is None or len(ev["decoders"]) * len(ev["protocols"]) < 2:
             continue
         tables = {
             "metrics": pd.read_parquet(metrics),
             "dichotomies": storage.verified_table(agg.parent, "dichotomies.parquet").to_pandas(),
         }
-        primary = (ev["decoders"][0], ev["protocols"][0])
         df = compute(tables, meta["key_types"], primary)
         parts.append(f"== {meta['experiment']}\n{format_effects(df, primary)}")
     return "\n\n".join(parts) or f"no experiment under {results} has more than one analysis"

@@ -102,6 +102,22 @@ def _line_search(ws, ss, z, u, m, C, steps: int = 64):
     return t
 
 
+def _augmented_by_block(X: torch.Tensor, block: torch.Tensor, y: torch.Tensor, B: int):
+    """The rows sorted by block, as float64: X̃ = [X, 1] (G, n, F + 1), the sorted block (n,)
+    and labels (G, P, n), and each block's Gram matrix X̃_bᵀ X̃_b (G, B, F + 1, F + 1), from
+    which both decoders' normal matrices are sums."""
+    G, n, _ = X.shape
+    dev, f64 = X.device, torch.float64
+    # rows sorted by block, so that each block is a slice
+    order = torch.argsort(block, stable=True)
+    block = block[order]
+    bounds = torch.searchsorted(block, torch.arange(B + 1, device=dev)).tolist()
+    Xt = torch.cat([X[:, order].to(f64), torch.ones(G, n, 1, dtype=f64, device=dev)], dim=2)
+    blocks = [Xt[:, lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+    gram = torch.stack([xb.transpose(1, 2) @ xb for xb in blocks], dim=1)
+    return Xt, block, y[:, :, order].to(f64), gram
+
+
 def squared_hinge_svm(
     X: torch.Tensor,
     block: torch.Tensor,
@@ -120,21 +136,14 @@ def squared_hinge_svm(
     is left at its last iterate.
     """
     G, n, F = X.shape
-    P, B = uses.shape[1], uses.shape[2]
+    P = uses.shape[1]
     dev, f64 = X.device, torch.float64
-    # rows sorted by block, so that each block is a slice
-    order = torch.argsort(block, stable=True)
-    block = block[order]
-    bounds = torch.searchsorted(block, torch.arange(B + 1, device=dev)).tolist()
-    Xt = torch.cat([X[:, order].to(f64), torch.ones(G, n, 1, dtype=f64, device=dev)], dim=2)
+    Xt, block, y, gram = _augmented_by_block(X, block, y, uses.shape[2])
     Ft = F + 1
-    y = y[:, :, order].to(f64)
     used = uses[:, :, block]  # (G, P, n) rows each problem trains on
     m = used.to(f64)
     # At w̃ = 0 every used row is active: the Hessian is I + 2C Σ over used blocks of their Gram
     # matrices, shared by all the problems of a dataset.
-    blocks = [Xt[:, lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
-    gram = torch.stack([xb.transpose(1, 2) @ xb for xb in blocks], dim=1)  # (G, B, F̃, F̃)
     eye = torch.eye(Ft, dtype=f64, device=dev)
     hess = eye + 2 * C * torch.einsum("gpb,gbij->gpij", uses.to(f64), gram)
     rhs = 2 * C * torch.bmm(m * y, Xt)  # 2C X̃_Aᵀ y_A, (G, P, F̃)
@@ -213,16 +222,13 @@ def least_squares(
     matrix is the sum of the used blocks' Gram matrices. Returns w (G, P, F) and b (G, P),
     float64.
     """
-    G, n, F = X.shape
-    B = uses.shape[2]
+    F = X.shape[2]
     dev, f64 = X.device, torch.float64
-    Xt = torch.cat([X.to(f64), torch.ones(G, n, 1, dtype=f64, device=dev)], dim=2)
-    onehot = torch.nn.functional.one_hot(block, B).to(f64)  # (n, B)
-    gram = torch.einsum("nb,gni,gnj->gbij", onehot, Xt, Xt)  # (G, B, F̃, F̃)
+    Xt, block, y, gram = _augmented_by_block(X, block, y, uses.shape[2])
     reg = torch.diag(torch.cat([torch.full((F,), float(alpha)), torch.zeros(1)])).to(dev, f64)
     normal = torch.einsum("gpb,gbij->gpij", uses.to(f64), gram) + reg
     m = uses[:, :, block].to(f64)
-    rhs = torch.bmm(m * y.to(f64), Xt)  # (G, P, F̃)
+    rhs = torch.bmm(m * y, Xt)  # (G, P, F̃)
     w = torch.linalg.solve(normal, rhs.unsqueeze(-1)).squeeze(-1)
     return w[..., :F], w[..., F]
 

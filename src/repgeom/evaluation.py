@@ -73,7 +73,7 @@ class EvalSettings:
     ccgp_max_splits: int = 36
 
 
-def eval_settings(ecfg: dict, family: str = "delta") -> EvalSettings:
+def eval_settings(ecfg: dict, family: str) -> EvalSettings:
     """Settings from a resolved ``evaluation`` config section of an experiment of ``family``."""
     d = ecfg["decoder"]
     specs = tuple(

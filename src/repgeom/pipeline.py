@@ -232,10 +232,6 @@ def train_block(
         storage.write_weights(weights_out[r], epochs, snaps, meta)
 
 
-#: the columns that name an analysis in the per-run and aggregated tables, after ``epoch``
-ANALYSIS_KEYS = ("decoder", "protocol")
-
-
 def evaluate_block(
     weights_in: list[str], metrics_out: list[str], dichotomies_out: list[str], ecfg: dict
 ) -> None:
@@ -330,7 +326,9 @@ def collect(files: list[str], experiment: str, key_types: dict[str, str]) -> pd.
 def summarise(runs: pd.DataFrame, dich: pd.DataFrame, key_types: dict[str, str]) -> pd.DataFrame:
     """Mean, std, sem and n over seeds per cell, epoch and metric, in long form; per-dichotomy
     metrics carry their dichotomy (null for run-level metrics)."""
-    keys = ["experiment"] + [k for k in key_types if k != "seed"] + ["epoch", *ANALYSIS_KEYS]
+    keys = (
+        ["experiment"] + [k for k in key_types if k != "seed"] + ["epoch", *storage.ANALYSIS_KEYS]
+    )
     run_long = runs.melt(id_vars=keys + ["seed"], value_vars=list(RUN_COLUMNS), var_name="metric")
     run_long["dichotomy"] = pd.Series(pd.NA, index=run_long.index, dtype="string")
     d_long = dich.melt(

@@ -335,13 +335,24 @@ def open_runs(
     )
 
 
+#: the columns that name an analysis in the metric tables, after ``epoch``
+ANALYSIS_KEYS = ("decoder", "protocol")
+
+
+def primary_analysis(evaluation: dict) -> tuple[str, str] | None:
+    """(decoder, protocol) of an experiment's primary analysis, its first configured decoder
+    and protocol, from its resolved ``evaluation`` settings (None for results written before
+    analyses were keys)."""
+    if "decoders" not in evaluation:
+        return None
+    return evaluation["decoders"][0], evaluation["protocols"][0]
+
+
 def primary(df, evaluation: dict):
-    """The rows of an experiment's primary analysis (its first configured decoder and
-    protocol) without the analysis columns; tables from before analyses were keys pass as
-    they are."""
+    """The rows of an experiment's primary analysis without the analysis columns; tables from
+    before analyses were keys pass as they are."""
     if "decoder" not in df.columns:
         return df
-    keep = (df["decoder"] == evaluation["decoders"][0]) & (
-        df["protocol"] == evaluation["protocols"][0]
-    )
-    return df[keep].drop(columns=["decoder", "protocol"]).reset_index(drop=True)
+    decoder, protocol = primary_analysis(evaluation)
+    keep = (df["decoder"] == decoder) & (df["protocol"] == protocol)
+    return df[keep].drop(columns=list(ANALYSIS_KEYS)).reset_index(drop=True)

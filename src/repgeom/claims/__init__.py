@@ -346,8 +346,7 @@ def write_claims(experiment_dir, experiment: str, family: str, parquet_out, tabl
     metrics = storage.verify_table(experiment_dir, "metrics.parquet")
     dichotomies = storage.verified_table(experiment_dir, "dichotomies.parquet").to_pandas()
     meta = storage.read_metadata(metrics)
-    ev = meta["config"]["evaluation"]
-    primary = (ev["decoders"][0], ev["protocols"][0]) if "decoders" in ev else None
+    primary = storage.primary_analysis(meta["config"]["evaluation"])
     df = check(
         experiment, family, pd.read_parquet(metrics), dichotomies, meta["key_types"], primary
     )
