@@ -18,6 +18,7 @@ $(VENV)/.installed: pyproject.toml
 
 run: setup
 	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/python -m repgeom verify results
 	$(BIN)/snakemake --report results/report.html
 	$(BIN)/python -m repgeom headline results
 	$(BIN)/python -m repgeom claims results

@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from repgeom import storage
+from repgeom.manifests import ManifestError
 
 
 def test_metadata_roundtrip(tmp_path):
@@ -116,55 +117,7 @@ def test_open_runs_infers_types_without_an_aggregate(tmp_path):
 
 
 def test_open_runs_without_files(tmp_path):
-    with pytest.raises(FileNotFoundError, match="has not aggregated"):
+    with pytest.raises(ManifestError, match="has not aggregated"):
         storage.open_runs(tmp_path)
     with pytest.raises(FileNotFoundError, match="no metrics.parquet"):
         storage.open_runs(tmp_path, all_on_disk=True)
-
-
-def test_manifest_detects_missing_and_altered_files(tmp_path):
-    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
-    for f in (a, b):
-        storage.write_parquet(pa.table({"x": [1.0, 2.0]}), f, {})
-    manifest = tmp_path / "jobs/block0.train.json"
-    storage.write_manifest(manifest, [str(a), str(b)])
-    assert storage.verified_files(manifest) == [str(a), str(b)]
-    assert not list(manifest.parent.glob(".*tmp*"))  # written atomically
-    b.write_bytes(b.read_bytes()[:-10])  # truncated after it was written
-    with pytest.raises(storage.ManifestError, match=f"{b} was changed after it was written"):
-        storage.verified_files(manifest)
-    b.unlink()
-    with pytest.raises(storage.ManifestError, match=f"{b} is missing.*delete {manifest}"):
-        storage.verified_files(manifest)
-
-
-def test_lock_refuses_a_second_holder_and_tolerates_no_flock(tmp_path, monkeypatch, caplog):
-    import errno
-    import fcntl
-
-    from repgeom.locking import ResultsLocked, lock_results
-
-    with lock_results(tmp_path / "res", "the first workflow"):
-        with pytest.raises(ResultsLocked, match="in use by the first workflow \\(pid"):
-            lock_results(tmp_path / "res")
-    lock_results(tmp_path / "res").close()  # released with the first
-
-    def no_locks(fd, op):
-        raise OSError(errno.ENOLCK, "No locks available")
-
-    monkeypatch.setattr(fcntl, "flock", no_locks)
-    lock_results(tmp_path / "res").close()
-    assert "cannot lock" in caplog.text and "No locks available" in caplog.text
-
-
-def test_prune_names_a_missing_directory():
-    import subprocess
-    import sys
-
-    proc = subprocess.run(
-        [sys.executable, "-m", "repgeom", "prune", "--directory", "/no/such/folder"],
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "--directory /no/such/folder is not a folder" in proc.stderr

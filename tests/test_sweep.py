@@ -41,7 +41,7 @@ def test_cells_and_runs():
     )
     assert sw.manifest(sw.blocks[0], "train") == (
         "results/d/jobs/arch={arch}/act={act}/readout={readout}/sigma={sigma}/delta={delta}/"
-        "block0.train.json"
+        "block0-{recipe}.train.json"
     )
     assert len(sw.all_manifests("evaluate")) == 2 * 2 * 2  # job cells × blocks
 

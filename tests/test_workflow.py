@@ -14,7 +14,7 @@ import pytest
 import yaml
 from conftest import snakemake_cmd
 
-from repgeom import storage
+from repgeom import manifests, storage
 from repgeom.config import deep_merge
 from repgeom.evaluation import DICHOTOMY_COLUMNS, RUN_COLUMNS
 
@@ -453,16 +453,12 @@ def _repgeom(workdir, *args):
 def test_readers_see_the_configured_sweep_and_prune_removes_the_rest(done, tmp_path):
     work = tmp_path / "wf"
     shutil.copytree(done, work, symlinks=True)
-    # leftovers of an earlier configuration: a seed, a job's checkpoint, a finished job's
-    # checkpoint, a killed writer's temporary; another configuration's experiment; a folder
-    # that is none of repgeom's business
+    # a user's copy of a run, a copy of an experiment under another name and a folder that is
+    # none of repgeom's business (all left alone), and a killed writer's temporary (removed)
     seed0 = next((work / DELTA / "runs").rglob("seed=0"))
     shutil.copytree(seed0, seed0.with_name("seed=7"))
     shutil.copytree(work / ALIGN, work / "results/other")
     (work / "results/notes/runs").mkdir(parents=True)
-    job = next((work / DELTA / "jobs").rglob("block0.train.json"))
-    job.with_name("block5.train.checkpoint.npz").write_bytes(b"x")
-    job.with_name("block0.train.checkpoint.npz").write_bytes(b"x")
     (seed0 / ".weights.parquet.tmp-4242").write_bytes(b"half")
 
     n = len(pd.read_parquet(work / DELTA / "metrics.parquet").groupby(["act", "delta", "seed"]))
@@ -475,28 +471,28 @@ def test_readers_see_the_configured_sweep_and_prune_removes_the_rest(done, tmp_p
 
     listing = _repgeom(tmp_path, "prune", "--directory", "wf")
     assert listing.returncode == 0, listing.stderr
-    for needle in (
-        "1 run folders",
-        "seed=7",
-        "2 job manifests and checkpoints",
-        "1 temporaries",
-        "1 experiment folders this configuration does not name",
-        "results/other",
-        "removed only with --other-experiments",
-        "nothing removed; run again with --delete",
-    ):
+    for needle in ("1 temporaries of killed writers", "nothing removed; run again with --delete"):
         assert needle in listing.stdout, listing.stdout
-    assert "notes" not in listing.stdout
-    assert seed0.with_name("seed=7").exists()
+    for foreign in ("notes", "seed=7", "results/other"):
+        assert foreign not in listing.stdout, listing.stdout
     removed = _repgeom(work, "prune", "--delete")
-    assert "removed 4 paths" in removed.stdout, removed.stdout + removed.stderr
-    assert (work / "results/other").is_dir() and (work / "results/notes").is_dir()
-    assert storage.open_runs(work / DELTA, all_on_disk=True).count_rows() == 12 * 4 * 4
+    assert "removed 1 files" in removed.stdout, removed.stdout + removed.stderr
+    assert seed0.with_name("seed=7").is_dir() and (work / "results/other").is_dir()
+    assert (work / "results/notes").is_dir()
     assert planned(work) == {}  # nothing of the sweep was touched
+
+    # a configuration without the alignment experiment: its folder is another's, removed
+    # only on request, and then whole (repgeom made everything in it)
+    cfg = yaml.safe_load((work / "config.yaml").read_text())
+    del cfg["experiments"]["align"]
+    write_config(work, cfg)
+    listing = _repgeom(work, "prune", "--delete")
+    assert "1 experiment folders this configuration does not name" in listing.stdout
+    assert "removed only with --other-experiments" in listing.stdout and (work / ALIGN).is_dir()
     removed = _repgeom(work, "prune", "--delete", "--other-experiments")
-    assert "removed 1 paths" in removed.stdout, removed.stdout + removed.stderr
-    assert not (work / "results/other").exists() and (work / "results/notes").is_dir()
-    assert "everything there belongs" in _repgeom(work, "prune").stdout
+    assert removed.returncode == 0, removed.stderr
+    assert not (work / ALIGN).exists() and (work / "results/other").is_dir()
+    assert "everything repgeom made there belongs" in _repgeom(work, "prune").stdout
 
 
 def test_damaged_outputs_are_named_with_the_fix(done, tmp_path):
@@ -514,9 +510,9 @@ def test_damaged_outputs_are_named_with_the_fix(done, tmp_path):
     agg.unlink()  # the advice
     assert planned(work) == {"aggregate_delta": 1, "claims_delta": 1, "figures_delta": 1}
 
-    run = storage.current_run_files(work / DELTA, "dichotomies.parquet")[0]
+    run = manifests.current_run_files(work / DELTA, "dichotomies.parquet")[0]
     Path(run).write_bytes(Path(run).read_bytes()[:50])
-    with pytest.raises(storage.ManifestError, match="dichotomies.parquet was changed") as err:
+    with pytest.raises(manifests.ManifestError, match="dichotomies.parquet was changed") as err:
         storage.open_runs(work / DELTA, "dichotomies.parquet")
     advice = re.search(r"delete (\S+\.evaluate\.json) and (\S+/manifest\.json)", str(err.value))
     for path in advice.groups():

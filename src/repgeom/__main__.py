@@ -12,6 +12,9 @@ their verdicts on its results (``<results_dir>/<experiment>/claims.parquet``).
 than one analysis (decoder × protocol), how far each analysis moves the metrics from the
 primary one.
 
+``python -m repgeom verify [results_dir]`` checks every file of each experiment (tables, runs,
+claims, figures) against the manifests its jobs wrote, before the results are shared or shown.
+
 ``python -m repgeom prune [--configfile F ...] [--directory D] [--delete]`` lists what the
 configured experiments' folders hold that the sweep no longer makes, and removes it with
 ``--delete`` (experiment folders the configuration does not name only with
@@ -94,12 +97,20 @@ def headline_table(df: pd.DataFrame, key_types: dict[str, str]) -> pd.DataFrame:
 
 def _training_time(experiment_dir: Path) -> tuple[int, int, float]:
     """(runs, training batches, summed training seconds) from the runs' metadata."""
-    from . import storage
+    from . import manifests, storage
 
-    weights = storage.current_run_files(experiment_dir, "weights.parquet", verify=False)
+    # checked to exist, not checksummed: the metadata is all that is read, and reading it
+    # fails loudly on a damaged file
+    weights = manifests.current_run_files(experiment_dir, "weights.parquet", verify=False)
     seen, train_s = set(), 0.0
     for f in weights:  # the runs of a batch share one wall time: count each batch once
-        out = storage.read_metadata(f)["training_outcome"]
+        try:
+            out = storage.read_metadata(f)["training_outcome"]
+        except Exception as err:  # noqa: BLE001 (damage of any kind: name the file)
+            raise manifests.ManifestError(
+                f"{f} cannot be read ({type(err).__name__}: {str(err)[:120]}); check it with "
+                f"`python -m repgeom verify {experiment_dir.parent}`"
+            ) from None
         key = out.get("batch_id") or (
             Path(f).parent.parent,
             out["train_wall_s"],
@@ -112,19 +123,19 @@ def _training_time(experiment_dir: Path) -> tuple[int, int, float]:
 
 def headline(results: Path) -> str:
     """The headline of every aggregated experiment under ``results``."""
-    from . import storage
+    from . import manifests, storage
 
     parts = []
-    for agg in sorted(results.glob(f"*/{storage.EXPERIMENT_MANIFEST}")):
-        metrics = storage.verify_table(agg.parent, "metrics.parquet")
+    for exp in manifests.experiments_under(results)[0]:
+        metrics = manifests.verify_table(exp, "metrics.parquet")
         meta = storage.read_metadata(metrics)
         family = meta["config"]["family"]
-        n, batches, train_s = _training_time(agg.parent)
+        n, batches, train_s = _training_time(exp)
         evaluation = meta["config"]["evaluation"]
         runs = with_target_ccgp(
             storage.primary(pd.read_parquet(metrics), evaluation),
             storage.primary(
-                storage.verified_table(agg.parent, "dichotomies.parquet").to_pandas(), evaluation
+                storage.verified_table(exp, "dichotomies.parquet").to_pandas(), evaluation
             ),
             meta["key_types"],
         )
@@ -154,13 +165,10 @@ def claims(results: Path) -> int:
     """The ``claims`` command; returns the exit status."""
     import pandas as pd
 
+    from . import manifests
     from .claims import STATISTIC, keyed, table
 
-    files = sorted(results.glob("*/claims.parquet"))
-    if not files:
-        print(f"error: no <experiment>/claims.parquet under {results}; run the workflow first",
-              file=sys.stderr)  # fmt: skip
-        return 2
+    files = [manifests.verified_claims(exp)[0] for exp in manifests.experiments_under(results)[0]]
     df = pd.concat([keyed(pd.read_parquet(f)) for f in files], ignore_index=True)
     print(f"The paper's claims, checked ({STATISTIC}):\n")
     print(table(df))
@@ -194,39 +202,45 @@ def prune(configfiles: list[str], remove: bool, other_experiments: bool) -> int:
         return 2
     source = " ".join(configfiles) or "config.yaml"
     where = Path(sweep.root).resolve()
+    problems: list[str] = []
     try:
         # the listing is made under the lock when deleting: no workflow changes it meanwhile
         with lock_results(sweep.root, "python -m repgeom prune") if remove else nullcontext():
-            stale = pr.find_stale(sweep)
-            if not stale and not stale.other_experiments:
-                print(f"{where}: everything there belongs to the sweep of {source}")
+            plan = pr.find_stale(sweep)
+            if not plan and not plan.other_experiments:
+                print(f"{where}: everything repgeom made there belongs to the sweep of {source}")
+                if plan.left:
+                    print(pr.report(plan))
                 return 0
-            print(f"{where}: not made by the sweep of {source}:\n{pr.report(stale)}")
+            print(f"{where}: not made by the sweep of {source}:\n{pr.report(plan)}")
             if remove:
-                print(f"removed {pr.delete(stale, other_experiments)} paths")
+                n, problems = pr.delete(plan, other_experiments)
+                print(f"removed {n} files")
     except ResultsLocked as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    if stale.other_experiments and not (remove and other_experiments):
+    for problem in problems:
+        print(f"error: could not remove {problem}", file=sys.stderr)
+    if plan.other_experiments and not (remove and other_experiments):
         print(
             "experiment folders this configuration does not name may belong to another "
             "configuration sharing the results folder: removed only with --other-experiments"
         )
     if not remove:
         print("nothing removed; run again with --delete to remove them")
-    return 0
+    return 1 if problems else 0
 
 
 def effects(results: Path) -> str:
     """The effects of every analysis against the primary one, per experiment under ``results``
     that has more than one analysis."""
-    from . import storage
+    from . import manifests, storage
     from .effects import effects as compute
     from .effects import format_effects
 
     parts = []
-    for agg in sorted(results.glob(f"*/{storage.EXPERIMENT_MANIFEST}")):
-        metrics = storage.verify_table(agg.parent, "metrics.parquet")
+    for exp in manifests.experiments_under(results)[0]:
+        metrics = manifests.verify_table(exp, "metrics.parquet")
         meta = storage.read_metadata(metrics)
         ev = meta["config"]["evaluation"]
         primary = storage.primary_analysis(ev)
@@ -234,11 +248,27 @@ def effects(results: Path) -> str:
             continue
         tables = {
             "metrics": pd.read_parquet(metrics),
-            "dichotomies": storage.verified_table(agg.parent, "dichotomies.parquet").to_pandas(),
+            "dichotomies": storage.verified_table(exp, "dichotomies.parquet").to_pandas(),
         }
         df = compute(tables, meta["key_types"], primary)
         parts.append(f"== {meta['experiment']}\n{format_effects(df, primary)}")
     return "\n\n".join(parts) or f"no experiment under {results} has more than one analysis"
+
+
+def verify(results: Path) -> int:
+    """The ``verify`` command; returns the exit status (1 if any experiment fails)."""
+    from . import manifests
+
+    status = 0
+    for exp in manifests.experiments_under(results)[0]:
+        try:
+            counts = manifests.verify_experiment(exp)
+        except manifests.ManifestError as err:
+            print(f"error: {err}", file=sys.stderr)
+            status = 1
+            continue
+        print(f"{exp}: verified " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    return status
 
 
 def main(argv=None) -> int:
@@ -252,6 +282,10 @@ def main(argv=None) -> int:
         "effects", help="how far each decoder and protocol moves the metrics from the primary"
     )
     e.add_argument("results", nargs="?", default="results", type=Path)
+    v = sub.add_parser(
+        "verify", help="check every result file against the manifests its jobs wrote"
+    )
+    v.add_argument("results", nargs="?", default="results", type=Path)
     p = sub.add_parser(
         "prune",
         help="list (and with --delete remove) results the configured sweep no longer makes",
@@ -275,17 +309,21 @@ def main(argv=None) -> int:
         help="the workflow's working directory (snakemake --directory; default: here)",
     )
     args = parser.parse_args(argv)
-    if args.command == "claims":
-        return claims(args.results)
     if args.command == "prune":
         if not args.directory.is_dir():
             print(f"error: --directory {args.directory} is not a folder", file=sys.stderr)
             return 2
         os.chdir(args.directory)
         return prune(args.configfile, args.delete, args.other_experiments)
-    from .storage import EXPERIMENT_MANIFEST, ManifestError
+    from .manifests import EXPERIMENT_MANIFEST, ManifestError, experiments_under
 
-    if not list(args.results.glob(f"*/{EXPERIMENT_MANIFEST}")):
+    if not args.results.is_dir():
+        print(f"error: {args.results} is not a folder; give the results folder", file=sys.stderr)
+        return 2
+    found, notes = experiments_under(args.results)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if not found:
         print(
             f"error: no aggregated experiment (<experiment>/{EXPERIMENT_MANIFEST}) under "
             f"{args.results}; run the workflow first",
@@ -293,6 +331,10 @@ def main(argv=None) -> int:
         )
         return 2
     try:
+        if args.command == "claims":
+            return claims(args.results)
+        if args.command == "verify":
+            return verify(args.results)
         print(effects(args.results) if args.command == "effects" else headline(args.results))
     except ManifestError as err:
         print(f"error: {err}", file=sys.stderr)

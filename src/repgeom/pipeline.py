@@ -372,9 +372,12 @@ def aggregate(
 def log_to(path: str):
     """Send the ``repgeom`` logger to ``path`` and stderr for the duration of a job step.
 
-    An exception is logged with its traceback before it propagates, so the rule's log says why
-    the job failed.
+    An exception is logged before it propagates, so the rule's log says why the job failed:
+    a damaged or missing input (ManifestError) by its message, which names the file and the
+    fix, anything else with its traceback.
     """
+    from .manifests import ManifestError
+
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
     handlers = [logging.FileHandler(path, mode="w"), logging.StreamHandler()]
@@ -384,6 +387,9 @@ def log_to(path: str):
     log.setLevel(logging.INFO)
     try:
         yield log
+    except ManifestError as err:
+        log.error("step failed: %s", err)
+        raise
     except Exception:
         log.exception("step failed")
         raise

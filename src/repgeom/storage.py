@@ -12,8 +12,6 @@ Layout (hive partitions, see docs/data_dictionary.md), one tree per experiment::
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import os
 import platform
@@ -25,6 +23,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+
+from .files import atomic, file_digest, temporary_name  # noqa: F401 (re-exported)
 
 SCHEMA_VERSION = "3"
 META_PREFIX = "repgeom."
@@ -53,34 +53,6 @@ def provenance(device: str = "") -> dict[str, str]:
     }
 
 
-def temporary_name(path: Path) -> Path:
-    """A process-private temporary name beside ``path``, after removing those that earlier
-    writers of ``path`` left behind when they were killed (one job writes a file at a time)."""
-    for stale in path.parent.glob(f".{path.name}.tmp-*"):
-        stale.unlink(missing_ok=True)
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
-
-
-@contextlib.contextmanager
-def atomic(path: str | Path):
-    """Yield a temporary path to write ``path``'s content to; it is renamed into place when the
-    block ends without an exception, and removed otherwise. A kill never leaves a file at
-    ``path`` that looks complete."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_name(path)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _entry(path: str | Path) -> dict:
-    """A manifest entry: the file's size in bytes and SHA-256."""
-    return {"bytes": Path(path).stat().st_size, "sha256": file_digest(path)}
-
-
 def write_parquet(table: pa.Table, path: str | Path, meta: dict) -> None:
     """Write ``table`` atomically with ``meta`` (values JSON-encoded) under ``repgeom.*`` keys."""
     kv = dict(table.schema.metadata or {})
@@ -100,140 +72,15 @@ def read_metadata(path: str | Path) -> dict:
     }
 
 
-# --------------------------------------------------------------------------- job manifests
-
-
-class ManifestError(RuntimeError):
-    """A file listed in a job's manifest is missing or differs from what the job wrote."""
-
-
-def file_digest(path: str | Path) -> str:
-    """SHA-256 of a file's bytes, hex."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def write_manifest(path: str | Path, files: list[str]) -> None:
-    """Record, atomically, that a job wrote ``files`` completely: each path (as given) with its
-    size in bytes and SHA-256. Snakemake tracks jobs by these manifests."""
-    doc = {"schema_version": SCHEMA_VERSION, "files": {str(f): _entry(f) for f in files}}
-    with atomic(path) as tmp:
-        tmp.write_text(json.dumps(doc, indent=1))
-
-
-def _check(path: Path, want: dict, listed_in: str | Path, fix: str) -> None:
-    """Raise ManifestError unless ``path`` exists with the recorded size and SHA-256."""
-    problem = (
-        "is missing"
-        if not path.exists()
-        else "was changed after it was written (truncated, overwritten or damaged)"
-        if path.stat().st_size != want["bytes"] or file_digest(path) != want["sha256"]
-        else None
-    )
-    if problem:
-        raise ManifestError(f"{path} {problem} (listed in {listed_in}); {fix}")
-
-
-def verified_files(manifest: str | Path) -> list[str]:
-    """The files a job's manifest lists, after checking that each still exists with the size
-    and SHA-256 recorded; raises ManifestError naming the file and how to regenerate it."""
-    entries = json.loads(Path(manifest).read_text())["files"]
-    for f, want in entries.items():
-        _check(Path(f), want, manifest, regenerate(manifest))
-    return list(entries)
-
-
-def regenerate(job_manifest: str | Path) -> str:
-    """How to regenerate the files of a job: delete its manifest and its experiment's (else
-    Snakemake, seeing every requested output present, would not look at the job again)."""
-    m = Path(job_manifest)
-    exp = next((p.parent for p in m.parents if p.name == "jobs"), m.parent)
-    return (
-        f"delete {m} and {exp / EXPERIMENT_MANIFEST}, then run the workflow again to regenerate it"
-    )
-
-
-# --------------------------------------------------------------------------- experiments
-
-#: written by the aggregate step: which jobs (hence runs) make up the experiment as configured,
-#: and the checksums of its aggregated tables
-EXPERIMENT_MANIFEST = "manifest.json"
-
-
-def write_experiment_manifest(
-    path: str | Path, root: str, job_manifests: list[str], outputs: list[str]
-) -> None:
-    """Record the job manifests of the configured sweep and the aggregated ``outputs``.
-
-    ``root``: the experiment folder as the workflow spells it (the prefix of every path in the
-    job manifests), so readers can find the files from any working directory.
-    """
-    doc = {
-        "schema_version": SCHEMA_VERSION,
-        "root": str(root),
-        "jobs": {str(m): file_digest(m) for m in job_manifests},
-        "files": {Path(f).name: _entry(f) for f in outputs},
-    }
-    with atomic(path) as tmp:
-        tmp.write_text(json.dumps(doc, indent=1))
-
-
-def experiment_manifest(experiment_dir: str | Path) -> dict:
-    """The experiment's manifest; a clear error if the workflow has not aggregated it yet."""
-    path = Path(experiment_dir, EXPERIMENT_MANIFEST)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} does not exist: the workflow has not aggregated {experiment_dir} yet (run "
-            "`snakemake --cores all`)"
-        )
-    return json.loads(path.read_text())
-
-
-def verify_table(experiment_dir: str | Path, name: str = "metrics.parquet") -> Path:
-    """The path of an aggregated table (metrics, dichotomies or summary) of an experiment, after
-    checking it against the experiment's manifest; ManifestError names the file and how to
-    regenerate it."""
-    exp = Path(experiment_dir)
-    want = experiment_manifest(exp)["files"][name]
-    fix = f"delete {exp / name} and run the workflow again to regenerate it"
-    _check(exp / name, want, exp / EXPERIMENT_MANIFEST, fix)
-    return exp / name
+# --------------------------------------------------------------------------- readers
 
 
 def verified_table(experiment_dir: str | Path, name: str = "metrics.parquet") -> pa.Table:
-    """An aggregated table of an experiment, checked by :func:`verify_table`."""
+    """An aggregated table of an experiment, checked against its manifest
+    (:func:`repgeom.manifests.verify_table`)."""
+    from .manifests import verify_table
+
     return pq.read_table(verify_table(experiment_dir, name))
-
-
-def current_run_files(
-    experiment_dir: str | Path, name: str = "metrics.parquet", verify: bool = True
-) -> list[str]:
-    """The ``name`` files of exactly the runs of the experiment's last aggregation (its
-    configured sweep, whatever else lies on disk), each checked against its job's manifest
-    unless ``verify`` is false."""
-    exp = Path(experiment_dir)
-    doc = experiment_manifest(exp)
-
-    def here(stored: str) -> Path:
-        return exp / Path(stored).relative_to(doc["root"])
-
-    out = []
-    for stored, digest in doc["jobs"].items():
-        m = here(stored)
-        if not m.exists() or (verify and file_digest(m) != digest):
-            raise ManifestError(
-                f"{m} is missing or changed since {exp / EXPERIMENT_MANIFEST} was written; "
-                f"delete {exp / EXPERIMENT_MANIFEST} and run the workflow again"
-            )
-        for f, want in json.loads(m.read_text())["files"].items():
-            if Path(f).name == name:
-                if verify:
-                    _check(here(f), want, m, regenerate(m))
-                out.append(str(here(f)))
-    return sorted(out)
 
 
 # --------------------------------------------------------------------------- weights
@@ -304,7 +151,7 @@ def partitioning(types: dict[str, str]) -> ds.Partitioning:
 
 def run_files(experiment_dir: str | Path, name: str = "metrics.parquet") -> list[str]:
     """Every ``name`` file on disk under the experiment's ``runs/``, including runs left over
-    from earlier configurations (see :func:`current_run_files`)."""
+    from earlier configurations (see :func:`repgeom.manifests.current_run_files`)."""
     return sorted(str(p) for p in Path(experiment_dir, "runs").glob(f"**/{name}"))
 
 
@@ -322,6 +169,8 @@ def open_runs(
     instead, runs of earlier configurations included.
     """
     base = Path(experiment_dir, "runs")
+    from .manifests import current_run_files
+
     files = (
         run_files(experiment_dir, name)
         if all_on_disk

@@ -15,11 +15,14 @@ most one partially filled block per job. Each experiment writes its own hive-par
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
+from pathlib import Path
 
+from .manifests import RECIPE_PATTERN, claims_recipe, recipe_hash
 from .tasks import Family, get_family
 
 #: keys every experiment sweeps, in path order before the family's own keys
@@ -82,6 +85,10 @@ class Block:
 def checkpoint_path(train_manifest: str) -> str:
     """Where the training job of ``train_manifest`` keeps its checkpoint until it is done."""
     return train_manifest.removesuffix(".json") + ".checkpoint.npz"
+
+
+#: the wildcard of a job manifest's name that holds its recipe hash (repgeom.manifests)
+RECIPE_WILDCARD = "recipe"
 
 
 class Experiment:
@@ -214,11 +221,60 @@ class Experiment:
 
     def manifest(self, block: Block, stage: str, job: dict | None = None) -> str:
         """The manifest a ``stage`` (train, evaluate) job writes once all its runs' files are
-        complete: the file Snakemake tracks. Wildcards for the job keys unless ``job`` gives
-        their values."""
-        job = job or {k: "{" + k + "}" for k in self.job_keys}
+        complete: the file Snakemake tracks, named for the job's recipe (so a changed
+        configuration names another file, which Snakemake then makes). Wildcards for the job
+        keys and the recipe unless ``job`` gives the job keys' values."""
+        if job is None:
+            job = {k: "{" + k + "}" for k in self.job_keys}
+            recipe = "{" + RECIPE_WILDCARD + "}"
+        else:
+            recipe = recipe_hash(self.recipe(job, block, stage))
         keys = "/".join(f"{k}={job[k]}" for k in self.job_keys)
-        return f"{self.root}/jobs/{keys}/{block.name}.{stage}.json"
+        return f"{self.root}/jobs/{keys}/{block.name}-{recipe}.{stage}.json"
+
+    def recipe(self, job, block: Block, stage: str) -> dict:
+        """What the ``stage`` job of ``job`` (its job keys' values) and ``block`` makes its
+        files from: the runs' resolved configurations (train), or the training's recipe hash
+        and the evaluation settings (evaluate)."""
+        job = tuple(job[k] for k in self.job_keys)
+        return self._recipe(job, block, stage)
+
+    @functools.cache  # noqa: B019 (an experiment lives as long as the workflow's parse)
+    def _recipe(self, job: tuple, block: Block, stage: str) -> dict:
+        train = {"runs": self.block_configs(dict(zip(self.job_keys, job, strict=True)), block)}
+        if stage == "train":
+            return train
+        return {"train": recipe_hash(train), "evaluation": self.cfg["evaluation"]}
+
+    def aggregate_recipe(self) -> dict:
+        """What the experiment's aggregation is made from: its jobs (whose names carry their
+        recipes) and the settings that change results."""
+        return {
+            "jobs": [
+                Path(m).relative_to(self.root).as_posix()
+                for stage in ("train", "evaluate")
+                for m in self.all_manifests(stage)
+            ],
+            "config": self.semantic_config(),
+        }
+
+    def semantic_config(self) -> dict:
+        """The experiment's settings that change results (not progress, device, packing or
+        figures)."""
+        cfg = dict(self.cfg)
+        cfg["training"] = {k: v for k, v in cfg["training"].items() if k not in EXECUTION_KEYS}
+        return {k: v for k, v in cfg.items() if k != "figures"}
+
+    def stage_manifest(self, stage: str) -> str:
+        """The recipe-named manifest of an experiment-wide ``stage`` (aggregate, claims,
+        figures)."""
+        agg = recipe_hash(self.aggregate_recipe())
+        made_from = {
+            "aggregate": self.aggregate_recipe(),
+            "claims": claims_recipe(agg),
+            "figures": {"aggregate": agg, "figures": self.cfg["figures"]},
+        }[stage]
+        return f"{self.root}/jobs/{stage}-{recipe_hash(made_from)}.json"
 
     def all_manifests(self, stage: str) -> list[str]:
         return [self.manifest(b, stage, j) for j in self.job_cells() for b in self.blocks]
@@ -380,4 +436,4 @@ class Sweep:
     def wildcard_constraints(self) -> dict[str, str]:
         """Every key's wildcard matches one path segment (``key=value`` folders)."""
         keys = {k for e in self.experiments.values() for k in e.key_types}
-        return {k: "[^/]+" for k in sorted(keys)}
+        return {k: "[^/]+" for k in sorted(keys)} | {RECIPE_WILDCARD: RECIPE_PATTERN}

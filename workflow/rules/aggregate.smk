@@ -1,5 +1,6 @@
 # Every run of an experiment in one table per kind: run-level metrics, per-dichotomy metrics
-# in long form, and the mean ± s.e.m. over seeds.
+# in long form, and the mean ± s.e.m. over seeds. The recipe-named manifest (the job list and
+# the settings) makes a changed sweep re-aggregate even where Snakemake has no records.
 for _exp in EXPERIMENTS:
 
     rule:
@@ -14,13 +15,14 @@ for _exp in EXPERIMENTS:
             summary=f"{_exp.root}/summary.parquet",
             # the jobs of the configured sweep and the tables' checksums, for the readers
             manifest=f"{_exp.root}/manifest.json",
+            stamp=_exp.stage_manifest("aggregate"),
         log:
             f"{_exp.root}/logs/aggregate.log",
         localrule: True
         params:
             experiment=_exp.name,
-            root=lambda wildcards, output: str(Path(output.manifest).parent),
             key_types=_exp.run_key_types,
-            config=semantic(_exp),
+            config=_exp.semantic_config(),
+            made_from=_exp.aggregate_recipe(),
         script:
             "../scripts/aggregate.py"

@@ -15,6 +15,8 @@ for _exp in EXPERIMENTS:
                 caption="../report/claims.rst",
                 category=_exp.name,
             ),
+            # what the claims were checked on and the files' checksums, for the readers
+            stamp=_exp.stage_manifest("claims"),
         log:
             f"{_exp.root}/logs/claims.log",
         localrule: True

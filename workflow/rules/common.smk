@@ -6,7 +6,7 @@ from snakemake.exceptions import WorkflowError
 
 from repgeom.config import ConfigError, load_schema, validate
 from repgeom.locking import ResultsLocked, lock_results
-from repgeom.sweep import EXECUTION_KEYS, Sweep, checkpoint_path
+from repgeom.sweep import Sweep, checkpoint_path
 
 try:
     _validated = validate(
@@ -38,7 +38,7 @@ onstart:
 onsuccess:
     from repgeom.prune import find_stale
 
-    _stale = find_stale(SWEEP)
+    _stale = find_stale(SWEEP, other_experiments=False)
     if _stale:
         print(
             f"{len(_stale)} paths in this configuration's experiment folders are not made "
@@ -61,13 +61,14 @@ def block_configs(exp, block):
     return lambda wildcards: exp.block_configs(wildcards, block)
 
 
-def semantic(exp):
-    """The experiment's settings that change results (not progress, device or packing)."""
-    cfg = dict(exp.cfg)
-    cfg["training"] = {
-        k: v for k, v in cfg["training"].items() if k not in EXECUTION_KEYS
-    }
-    return {k: v for k, v in cfg.items() if k != "figures"}
+def job_manifest(exp, block, stage):
+    """Input function: the manifest of the ``stage`` job of a job's wildcards and ``block``."""
+    return lambda wildcards: exp.manifest(block, stage, wildcards)
+
+
+def job_recipe(exp, block, stage):
+    """Params function: what the ``stage`` job of a job's wildcards makes its files from."""
+    return lambda wildcards: exp.recipe(wildcards, block, stage)
 
 
 def job_resources(stage):

@@ -1,5 +1,6 @@
 # Metrics from weight snapshots, one job per training job: changing an evaluation setting
-# re-runs these jobs and never the training.
+# names a new evaluation manifest (its recipe: the training's and the evaluation settings) and
+# re-runs these jobs, never the training.
 for _exp in EXPERIMENTS:
     for _block in _exp.blocks:
 
@@ -7,16 +8,17 @@ for _exp in EXPERIMENTS:
             name:
                 f"evaluate_{_exp.name}_{_block.name}"
             input:
-                _exp.manifest(_block, "train"),
+                job_manifest(_exp, _block, "train"),
             output:
                 _exp.manifest(_block, "evaluate"),
             log:
-                f"{_exp.root}/logs/evaluate/{_exp.job_tag()}_{_block.name}.log",
+                f"{_exp.root}/logs/evaluate/{_exp.job_tag()}_{_block.name}-{{recipe}}.log",
             threads: _exp.cfg["training"]["threads"]
             resources:
                 **job_resources("evaluate"),
             params:
                 evaluation=_exp.cfg["evaluation"],
+                made_from=job_recipe(_exp, _block, "evaluate"),
                 weights=run_files(_exp, _block, "weights.parquet"),
                 metrics=run_files(_exp, _block, "metrics.parquet"),
                 dichotomies=run_files(_exp, _block, "dichotomies.parquet"),

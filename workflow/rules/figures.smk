@@ -24,6 +24,8 @@ for _exp in EXPERIMENTS:
                 for ext in _exp.cfg["figures"]["formats"]
                 if ext != "png"
             ],
+            # the figures' settings and checksums (`python -m repgeom verify` checks them)
+            stamp=_exp.stage_manifest("figures"),
         log:
             f"{_exp.root}/logs/figures.log",
         localrule: True

@@ -1,8 +1,11 @@
 # One job trains one block of seeds of one job cell (a cell, or the cells that differ only in
 # packed axes) as a single vectorised model and writes each run's files. Snakemake tracks the
 # job by its manifest, written once every run's files are complete: planning then scales with
-# the number of jobs, not of per-run files. Execution-only settings (device, progress interval)
-# are read from the config by the script, not passed as params, so changing them never retrains.
+# the number of jobs, not of per-run files. The manifest's name carries the hash of the runs'
+# resolved configurations, so a changed setting names a new manifest and retrains, also where
+# Snakemake has no records of its own (results copied without .snakemake/). Execution-only
+# settings (device, progress interval) are read from the config by the script, not passed as
+# params, so changing them never retrains.
 for _exp in EXPERIMENTS:
     for _block in _exp.blocks:
 
@@ -12,7 +15,7 @@ for _exp in EXPERIMENTS:
             output:
                 _exp.manifest(_block, "train"),
             log:
-                f"{_exp.root}/logs/train/{_exp.job_tag()}_{_block.name}.log",
+                f"{_exp.root}/logs/train/{_exp.job_tag()}_{_block.name}-{{recipe}}.log",
             threads: _exp.cfg["training"]["threads"]
             resources:
                 **job_resources("train"),

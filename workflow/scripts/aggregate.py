@@ -1,12 +1,12 @@
 """Snakemake script: one experiment's runs into its metrics, dichotomies and summary tables,
 and the experiment's manifest (its jobs and the tables' checksums)."""
 
+from repgeom.manifests import verified_files, write_experiment_manifest
 from repgeom.pipeline import aggregate, log_to
-from repgeom.storage import verified_files, write_experiment_manifest
 
 with log_to(snakemake.log[0]):
     files = [f for m in snakemake.input.evaluate for f in verified_files(m)]
-    tables = {k: v for k, v in snakemake.output.items() if k != "manifest"}
+    tables = {k: snakemake.output[k] for k in ("metrics", "dichotomies", "summary")}
     aggregate(
         [f for f in files if f.endswith("/metrics.parquet")],
         [f for f in files if f.endswith("/dichotomies.parquet")],
@@ -17,7 +17,9 @@ with log_to(snakemake.log[0]):
     )
     write_experiment_manifest(
         snakemake.output.manifest,
-        snakemake.params.root,
+        snakemake.output.stamp,
+        snakemake.params.experiment,
         list(snakemake.input.train) + list(snakemake.input.evaluate),
         list(tables.values()),
+        snakemake.params.made_from,
     )

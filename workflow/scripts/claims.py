@@ -1,15 +1,22 @@
-"""Snakemake script: an experiment's claims table (repgeom.claims.write_claims)."""
+"""Snakemake script: an experiment's claims table (repgeom.claims.write_claims) and the
+manifest that vouches for it."""
 
 from pathlib import Path
 
+from repgeom import manifests
 from repgeom.claims import write_claims
 from repgeom.pipeline import log_to
 
+out = snakemake.output
 with log_to(snakemake.log[0]):
-    write_claims(
-        Path(snakemake.input.manifest).parent,
-        snakemake.params.experiment,
-        snakemake.params.family,
-        snakemake.output.parquet,
-        snakemake.output.table,
+    exp = Path(snakemake.input.manifest).parent
+    write_claims(exp, snakemake.params.experiment, snakemake.params.family, out.parquet, out.table)
+    made_from = manifests.claims_recipe(manifests.experiment_manifest(exp)["recipe"])
+    manifests.check_name(out.stamp, made_from)
+    manifests.write_manifest(
+        out.stamp,
+        [out.parquet, out.table],
+        stage="claims",
+        experiment=snakemake.params.experiment,
+        made_from=made_from,
     )

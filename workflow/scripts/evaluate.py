@@ -2,12 +2,19 @@
 
 import torch
 
+from repgeom import manifests
 from repgeom.pipeline import evaluate_block, log_to
-from repgeom.storage import verified_files, write_manifest
 
 p = snakemake.params
 with log_to(snakemake.log[0]):
+    manifests.check_name(snakemake.output[0], p.made_from)
     torch.set_num_threads(snakemake.threads)
-    verified_files(snakemake.input[0])  # the snapshots are those the training wrote
+    manifests.verified_files(snakemake.input[0])  # the snapshots are those the training wrote
     evaluate_block(p.weights, p.metrics, p.dichotomies, p.evaluation)
-    write_manifest(snakemake.output[0], p.metrics + p.dichotomies)
+    manifests.write_manifest(
+        snakemake.output[0],
+        p.metrics + p.dichotomies,
+        stage="evaluate",
+        experiment=manifests.read_manifest(snakemake.input[0])["experiment"],
+        made_from=p.made_from,
+    )

@@ -1,18 +1,34 @@
-"""Snakemake script: an experiment's figures, drawn by its family's figure module."""
+"""Snakemake script: an experiment's figures, drawn by its family's figure module, and the
+manifest that vouches for them."""
 
 import os
 
+from repgeom import manifests
 from repgeom.figures import draw_experiment
 from repgeom.pipeline import log_to
-from repgeom.storage import verify_table
 
+out = snakemake.output
 with log_to(snakemake.log[0]):
+    exp = os.path.dirname(snakemake.input.manifest)
     for name in ("metrics.parquet", "dichotomies.parquet"):
-        verify_table(os.path.dirname(snakemake.input.manifest), name)
+        manifests.verify_table(exp, name)
+    figures = list(out.png) + list(out.extra)
     draw_experiment(
         snakemake.params.family,
         snakemake.input.metrics,
         snakemake.input.dichotomies,
-        list(snakemake.output.png) + list(snakemake.output.extra),
+        figures,
         snakemake.params.figures,
+    )
+    made_from = {
+        "aggregate": manifests.experiment_manifest(exp)["recipe"],
+        "figures": snakemake.params.figures,
+    }
+    manifests.check_name(out.stamp, made_from)
+    manifests.write_manifest(
+        out.stamp,
+        figures,
+        stage="figures",
+        experiment=snakemake.params.experiment,
+        made_from=made_from,
     )

@@ -3,13 +3,16 @@ job's manifest and remove its checkpoint."""
 
 import torch
 
-from repgeom import checkpoints
+from repgeom import checkpoints, manifests
 from repgeom.pipeline import log_to, train_block
-from repgeom.storage import write_manifest
 
 runs = snakemake.params.runs
+made_from = {"runs": runs}
 training = snakemake.config["experiments"][runs[0]["experiment"]]["training"]
 with log_to(snakemake.log[0]):
+    manifests.check_name(snakemake.output[0], made_from)
+    # the runs' files are about to change: no manifest of another recipe may vouch for them
+    manifests.invalidate(snakemake.output[0])
     torch.set_num_threads(snakemake.threads)
     train_block(
         runs,
@@ -20,5 +23,11 @@ with log_to(snakemake.log[0]):
         checkpoint=snakemake.params.checkpoint,
         checkpoint_every_s=training["checkpoint_every_s"],
     )
-    write_manifest(snakemake.output[0], snakemake.params.weights + snakemake.params.loss)
+    manifests.write_manifest(
+        snakemake.output[0],
+        snakemake.params.weights + snakemake.params.loss,
+        stage="train",
+        experiment=runs[0]["experiment"],
+        made_from=made_from,
+    )
     checkpoints.remove(snakemake.params.checkpoint)

@@ -341,9 +341,9 @@ def write_claims(experiment_dir, experiment: str, family: str, parquet_out, tabl
     """Check the claims of one aggregated experiment; write claims.parquet and a TSV table."""
     import pyarrow as pa
 
-    from .. import storage
+    from .. import manifests, storage
 
-    metrics = storage.verify_table(experiment_dir, "metrics.parquet")
+    metrics = manifests.verify_table(experiment_dir, "metrics.parquet")
     dichotomies = storage.verified_table(experiment_dir, "dichotomies.parquet").to_pandas()
     meta = storage.read_metadata(metrics)
     primary = storage.primary_analysis(meta["config"]["evaluation"])
