@@ -593,6 +593,11 @@ class TestFamilyKeys:
         )
         assert problems(text) == ""
 
+    def test_unknown_family_is_named_before_the_shared_setting(self):
+        text = "figures: {training_delta: 0.5}\nexperiments: {d: {family: [delta]}}"
+        msg = assert_refused(text, ["'experiments.d.family'", "allowed"])
+        assert "training_delta" not in msg
+
     def test_explicit_null_is_harmless(self):
         assert problems(A + "figures: {training_delta: null}}}") == ""
 

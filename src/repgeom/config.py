@@ -608,7 +608,11 @@ def _shared_family_key_errors(shared: dict, schema: dict, experiments: dict) -> 
     """Shared settings of one family when no experiment is of that family. A shared setting
     applies to every experiment that can use it and is ignored by the others, so that one
     configuration can hold experiments of several families."""
-    present = {e.get("family") for e in experiments.values() if isinstance(e, dict)}
+    present = {
+        e["family"]
+        for e in experiments.values()
+        if isinstance(e, dict) and isinstance(e.get("family"), str)
+    }
     sections = {k: schema["properties"][k] for k in SHARED_SECTIONS}
     return [
         f"config key '{_key_of(path)}': applies only to {' and '.join(fams)} experiments, and "
@@ -921,12 +925,13 @@ def validate(config: dict, schema: dict) -> dict:
         errors += _results_dir_errors(cfg)
     if not errors:
         errors += _shared_protocol_errors(shared)
-        errors += _shared_family_key_errors(shared, schema, cfg["experiments"])
     if not errors:
         for name, exp in cfg["experiments"].items():
             resolved, problems = resolve_experiment(name, exp, shared, schema)
             cfg["experiments"][name] = resolved
             errors += problems
+    if not errors:
+        errors += _shared_family_key_errors(shared, schema, cfg["experiments"])
     if errors:
         raise ConfigError(format_errors(errors))
     return cfg
