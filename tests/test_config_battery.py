@@ -114,6 +114,30 @@ BATTERY = [
     ("results_dir_dotslash", "results_dir: ./", ["'results_dir'", "working directory"]),
     ("results_dir_parent", "results_dir: ..", ["'results_dir'", "a folder above it"]),
     ("results_dir_home", "results_dir: '~'", ["'results_dir'", "home folder"]),
+    ("results_dir_braces", "results_dir: 'res{ult}s'", ["'results_dir'", "wildcards"]),
+    ("results_dir_unset_var", "results_dir: $REPGEOM_UNSET_X/r", ["REPGEOM_UNSET_X", "not set"]),
+    # -- what used to fail only inside a job, or pass silently (issue 20)
+    ("experiment_name_number", "experiments: {1: {family: delta}}", ["'experiments'", "folder"]),
+    (
+        "alignment_dim_below_features",
+        "experiments: {a: {family: alignment, axes: {d: [5]}, task: {dim: 10}}}",
+        ["'experiments.a.task.dim'", "31 parity features"],
+    ),
+    (
+        "task_seed_overflow",
+        "experiments: {a: {family: alignment, axes: {task_seeds: [9223372036854775808]}}}",
+        ["'experiments.a.axes.task_seeds'", "2147483647"],
+    ),
+    (
+        "delta_setting_on_alignment",
+        "experiments: {a: {family: alignment, figures: {training_delta: 0.5}}}",
+        ["'experiments.a.figures.training_delta'", "only to delta"],
+    ),
+    (
+        "alignments_huge",
+        "experiments: {a: {family: alignment, axes: {alignments: 3e7}}}",
+        ["'experiments.a.axes.alignments'", "maximum of 1000"],
+    ),
 ]
 
 

@@ -45,9 +45,11 @@ _UNPACKABLE = ("arch", "act")
 def fmt_float(x) -> str:
     """One canonical spelling of a float for paths: shortest round-trip digits, positional.
 
-    0.1, 1e-1 and 0.10 all give '0.1'; 1 gives '1.0'; 1e-05 gives '0.00001'.
+    0.1, 1e-1 and 0.10 all give '0.1'; 1 gives '1.0'; 1e-05 gives '0.00001'; -0.0 gives '0.0'
+    (it equals 0.0: one value, one folder).
     """
-    s = format(Decimal(repr(float(x))), "f")
+    x = float(x)
+    s = format(Decimal(repr(x if x != 0 else 0.0)), "f")
     return s if "." in s else s + ".0"
 
 
@@ -66,8 +68,18 @@ def parse_value(text: str, kind: str):
 
 
 def seed_list(seeds) -> list[int]:
-    """``seeds`` as a sorted list: an integer n means 0..n-1."""
-    return list(range(seeds)) if isinstance(seeds, int) else sorted(set(int(s) for s in seeds))
+    """``seeds`` as a sorted list of ints: an integer n (or an integral float such as 3.0) means
+    0..n-1; a list is sorted, with equal values (2 and 2.0) once."""
+    if isinstance(seeds, (int, float)) and not isinstance(seeds, bool):
+        if not float(seeds).is_integer():
+            raise ValueError(f"seeds: {seeds!r} is not a whole number")
+        return list(range(int(seeds)))
+    out = set()
+    for s in seeds:
+        if isinstance(s, bool) or not float(s).is_integer():
+            raise ValueError(f"seeds: {s!r} is not a whole number")
+        out.add(int(s))
+    return sorted(out)
 
 
 @dataclass(frozen=True)
@@ -341,14 +353,30 @@ class Experiment:
         ]
 
     # -- figure settings -------------------------------------------------------------------
+    def count_errors(self) -> list[str]:
+        """An experiment too large to plan, found by counting its runs without expanding its
+        cells (a typo such as ``alignments: 3e7`` must not build 30 million cells first)."""
+        from .activation_names import canonical_activation
+
+        if self.family.count is None:
+            n_runs = self.n_runs
+        else:
+            acts = {canonical_activation(a) for a in self.cfg["activations"]}
+            shared = len(self.cfg["architectures"]) * len(self.cfg["readouts"]) * len(acts)
+            n_runs = len(self.seeds) * shared * self.family.count(self.cfg["axes"])
+        if n_runs > MAX_RUNS:
+            return [
+                f"config key 'experiments.{self.name}': {n_runs} runs (seeds × activations × "
+                f"the axes); at most {MAX_RUNS} per experiment, split it into several experiments"
+            ]
+        return []
+
     def size_errors(self) -> list[str]:
         """An experiment too large to plan, or a value spelled too long for a folder name."""
         where = f"config key 'experiments.{self.name}"
-        if self.n_runs > MAX_RUNS:
-            return [
-                f"{where}': {self.n_runs} runs (seeds × activations × the axes); at most "
-                f"{MAX_RUNS} per experiment, split it into several experiments"
-            ]
+        too_many = self.count_errors()
+        if too_many:
+            return too_many
         long = sorted(
             {
                 f"{where}.{_SHARED_AXES.get(k, 'axes.' + k)}': the value spelled {v[:24]}… "
@@ -416,6 +444,10 @@ class Sweep:
             bad += [
                 f"{where}.{e.split(': ', 1)[0]}': {e.split(': ', 1)[1]}" for e in exp.pack_errors()
             ]
+            bad = bad or exp.count_errors()  # before anything is expanded
+            if bad:
+                out += bad
+                continue
             try:
                 exp.packed_combos  # noqa: B018 (expands, raising on what the family rejects)
             except ValueError as err:

@@ -4,11 +4,20 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from repgeom.config import ConfigError, load_schema, validate
+from repgeom.config import (
+    ConfigError,
+    check_config_files,
+    format_errors,
+    load_schema,
+    validate,
+)
 from repgeom.locking import ResultsLocked, lock_results
 from repgeom.sweep import Sweep, checkpoint_path
 
 try:
+    # Snakemake has read the files already, keeping the last of a key written twice and
+    # expanding every YAML alias: read them again strictly before anything walks the config
+    check_config_files(workflow.configfiles)
     _validated = validate(
         config,
         load_schema(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"),
@@ -21,7 +30,7 @@ config.update(_validated)
 SWEEP = Sweep(config)
 _sweep_errors = SWEEP.errors()
 if _sweep_errors:
-    raise WorkflowError("invalid configuration:\n  - " + "\n  - ".join(_sweep_errors))
+    raise WorkflowError(format_errors(_sweep_errors))
 EXPERIMENTS = list(SWEEP.experiments.values())
 
 _RESULTS_LOCK = []  # the open lock file, held until this Snakemake process ends

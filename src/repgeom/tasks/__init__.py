@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from ..protocols import CLEAN, Protocol
 from .base import (
+    MAX_SEED,
     STREAM_NOISY_TEST,
     STREAM_NOISY_TRAIN,
     STREAM_PROTOCOL,
@@ -45,7 +46,11 @@ class Family:
     the evaluation protocols an experiment may name (``repgeom.protocols``): ``clean`` for every
     family, and what else the family defines (e.g. ``original``, as the paper's code ran it).
     ``main_axis``: the axis that generic figures put on x (e.g. δ) when it takes more than one
-    value.
+    value. ``check``: a resolved experiment (its ``axes``, ``task``, ``model``, …, validated by
+    the schema) → the cross-key problems a job would otherwise hit, each as (key below the
+    experiment such as ``task.dim``, why and what to do); run at parse time. ``count``:
+    validated ``axes`` → the number of distinct cells :attr:`expand` gives, computed without
+    expanding (so that a sweep too large to plan is refused before it is built).
     """
 
     name: str
@@ -59,6 +64,8 @@ class Family:
     figures: tuple[str, ...] = ()
     protocols: dict[str, Protocol] = field(default_factory=lambda: {"clean": CLEAN})
     main_axis: str | None = None
+    check: Callable[[dict], list[tuple[str, str]]] | None = None
+    count: Callable[[dict], int] | None = None
 
 
 FAMILIES: dict[str, Family] = {}
@@ -97,6 +104,7 @@ from . import alignment, delta  # noqa: E402, F401
 __all__ = [
     "FAMILIES",
     "Family",
+    "MAX_SEED",
     "STREAM_NOISY_TEST",
     "STREAM_NOISY_TRAIN",
     "STREAM_PROTOCOL",

@@ -35,7 +35,7 @@ import numpy as np
 
 from ..protocols import CLEAN, Protocol
 from . import Family, register
-from .base import Task
+from .base import MAX_SEED, Task
 
 #: the alignment tasks evaluated as the paper's Fig. 4 analysis did, with its CCGP pairing bug
 #: fixed (docs/science.md, "The original protocol")
@@ -59,6 +59,16 @@ DEFAULT_DIM = 100
 DEFAULT_ALPHA = 2.0
 #: default size of the alignment grid (paper: 12 for maxdim, 6 for random)
 DEFAULT_ALIGNMENTS = 12
+#: largest alignment grid, input dimension, noise and Dirichlet concentration a configuration
+#: may give (far above the paper's 12, 100, 1 and 2; larger values only make a job allocate
+#: absurd arrays or train on overflowing inputs)
+MAX_ALIGNMENTS = 1000
+MAX_DIM = 100000
+MAX_SIGMA = 100
+MAX_ALPHA = 1e6
+#: the most task seeds, and values of one axis
+MAX_TASK_SEEDS = 100000
+MAX_AXIS_VALUES = 10000
 
 # Spawn keys of the task seed's streams; fixed numbers keep old results reproducible.
 _STREAM_EMBEDDING = 0
@@ -373,6 +383,69 @@ def _resolve_k(k, d: int) -> int:
     return d if k == "d" else int(k)
 
 
+def _axis_values(axes: dict) -> tuple[int, list[int], list[int], list[float]]:
+    """The grid size, and the distinct align indices, task seeds and σ in sweep order."""
+    n_align = int(axes["alignments"])
+    if axes["align"] is None:
+        aligns = list(range(n_align))
+    else:
+        aligns = list(dict.fromkeys(int(a) for a in axes["align"]))
+    seeds = axes["task_seeds"]
+    seeds = list(range(seeds)) if isinstance(seeds, int) else list(dict.fromkeys(seeds))
+    sigmas = list(dict.fromkeys(float(s) for s in axes["sigma"]))
+    return n_align, aligns, seeds, sigmas
+
+
+def _axes_problems(axes: dict) -> list[tuple[str, str]]:
+    """(key, why) of axis values outside the task's range: grid indices past the grid, k too
+    large for a d."""
+    out = []
+    n_align = int(axes["alignments"])
+    bad = [a for a in dict.fromkeys(axes["align"] or []) if not 0 <= a < n_align]
+    if bad:
+        out.append(
+            (
+                "axes.align",
+                f"indices {bad} are outside the grid of axes.alignments={n_align} values "
+                f"(0 … {n_align - 1})",
+            )
+        )
+    for d in dict.fromkeys(int(d) for d in axes["d"]):
+        bad = [k for k in dict.fromkeys(_resolve_k(k, d) for k in axes["k"]) if k >= n_features(d)]
+        if bad:
+            out.append(
+                (
+                    "axes.k",
+                    f"k={bad} is too large for d={d}; k must be below 2^d − 1 = "
+                    f"{n_features(d)} (with every feature a target, only alignment 1 exists)",
+                )
+            )
+    return out
+
+
+def _check(exp: dict) -> list[tuple[str, str]]:
+    """Parse-time checks of a resolved experiment: the axes' ranges, and an input dimension
+    that holds the parity features of every d (AlignmentTask refuses it in the job)."""
+    out = _axes_problems(exp["axes"])
+    dim, d = exp["task"]["dim"], max(int(d) for d in exp["axes"]["d"])
+    if dim < n_features(d):
+        out.append(
+            (
+                "task.dim",
+                f"{dim} is smaller than the {n_features(d)} parity features of d={d} (axes.d), "
+                f"each on its own input direction; give task.dim ≥ {n_features(d)} or smaller d",
+            )
+        )
+    return out
+
+
+def _count(axes: dict) -> int:
+    """The number of cells of :func:`_expand`, without expanding."""
+    _, aligns, seeds, sigmas = _axis_values(axes)
+    n_k = sum(len({_resolve_k(k, d) for k in axes["k"]}) for d in {int(d) for d in axes["d"]})
+    return len(set(axes["kernel"])) * n_k * len(aligns) * len(seeds) * len(sigmas)
+
+
 def _expand(axes: dict) -> list[dict]:
     """Cells of the product kernel × d × k × align × task_seed × sigma (path order).
 
@@ -380,30 +453,14 @@ def _expand(axes: dict) -> list[dict]:
     every grid index. Raises ValueError naming ``axes.k`` / ``axes.align`` for values outside
     the task's range.
     """
-    n_align = int(axes["alignments"])
-    if axes["align"] is None:
-        aligns = list(range(n_align))
-    else:
-        aligns = list(dict.fromkeys(int(a) for a in axes["align"]))
-        bad = [a for a in aligns if not 0 <= a < n_align]
-        if bad:
-            raise ValueError(
-                f"axes.align: indices {bad} are outside the grid of axes.alignments={n_align} "
-                f"values (0 … {n_align - 1})"
-            )
-    seeds = axes["task_seeds"]
-    seeds = list(range(seeds)) if isinstance(seeds, int) else list(dict.fromkeys(seeds))
-    sigmas = list(dict.fromkeys(float(s) for s in axes["sigma"]))
+    problems = _axes_problems(axes)
+    if problems:
+        raise ValueError(": ".join(problems[0]))
+    n_align, aligns, seeds, sigmas = _axis_values(axes)
     cells = []
     for kernel in dict.fromkeys(axes["kernel"]):
         for d in dict.fromkeys(int(d) for d in axes["d"]):
             ks = list(dict.fromkeys(_resolve_k(k, d) for k in axes["k"]))
-            bad = [k for k in ks if k >= n_features(d)]
-            if bad:
-                raise ValueError(
-                    f"axes.k: k={bad} is too large for d={d}; k must be below 2^d − 1 = "
-                    f"{n_features(d)} (with every feature a target, only alignment 1 exists)"
-                )
             for k, a, seed, sigma in itertools.product(ks, aligns, seeds, sigmas):
                 cells.append(
                     {
@@ -446,12 +503,13 @@ def _list(items: dict, default: list, description: str) -> dict:
         "type": "array",
         "items": items,
         "minItems": 1,
+        "maxItems": MAX_AXIS_VALUES,
         "default": default,
         "description": description,
     }
 
 
-_NONNEG_INT = {"type": "integer", "minimum": 0}
+_SEED = {"type": "integer", "minimum": 0, "maximum": MAX_SEED}
 
 FAMILY = register(
     Family(
@@ -485,7 +543,9 @@ FAMILY = register(
                             {
                                 "type": "integer",
                                 "minimum": 1,
-                                "description": "a positive integer below 2^d − 1",
+                                "maximum": n_features(D_MAX) - 1,
+                                "description": "a positive integer below 2^d − 1 (at most "
+                                f"{n_features(D_MAX) - 1})",
                             },
                             {"const": "d", "description": 'the string "d" (k = d)'},
                         ]
@@ -503,6 +563,7 @@ FAMILY = register(
                 "alignments": {
                     "type": "integer",
                     "minimum": 2,
+                    "maximum": MAX_ALIGNMENTS,
                     "default": DEFAULT_ALIGNMENTS,
                     "description": "Size of the alignment grid linspace(0, √(k/(2^d − 1)), n) "
                     "(the paper: 12 for maxdim, 6 for random).",
@@ -512,8 +573,13 @@ FAMILY = register(
                         {"type": "null", "description": "null (every grid index)"},
                         {
                             "type": "array",
-                            "items": _NONNEG_INT,
+                            "items": {
+                                "type": "integer",
+                                "minimum": 0,
+                                "maximum": MAX_ALIGNMENTS - 1,
+                            },
                             "minItems": 1,
+                            "maxItems": MAX_ALIGNMENTS,
                             "description": "a list of grid indices (0 … alignments − 1)",
                         },
                     ],
@@ -525,13 +591,15 @@ FAMILY = register(
                         {
                             "type": "integer",
                             "minimum": 1,
-                            "description": "a count n (task seeds 0 … n − 1)",
+                            "maximum": MAX_TASK_SEEDS,
+                            "description": f"a count n ≤ {MAX_TASK_SEEDS} (task seeds 0 … n − 1)",
                         },
                         {
                             "type": "array",
-                            "items": _NONNEG_INT,
+                            "items": _SEED,
                             "minItems": 1,
-                            "description": "a list of non-negative task seeds",
+                            "maxItems": MAX_TASK_SEEDS,
+                            "description": f"a list of task seeds in 0 … {MAX_SEED}",
                         },
                     ],
                     "default": [0],
@@ -539,7 +607,7 @@ FAMILY = register(
                     "(the paper: 0 for maxdim, 0–11 for random).",
                 },
                 "sigma": _list(
-                    {"type": "number", "minimum": 0},
+                    {"type": "number", "minimum": 0, "maximum": MAX_SIGMA},
                     [1.0],
                     "Input noise σ, per-coordinate std.",
                 ),
@@ -549,12 +617,14 @@ FAMILY = register(
             "dim": {
                 "type": "integer",
                 "minimum": 4,
+                "maximum": MAX_DIM,
                 "default": DEFAULT_DIM,
                 "description": "Input dimension D (at least 2^d − 1).",
             },
             "alpha": {
                 "type": "number",
                 "exclusiveMinimum": 0,
+                "maximum": MAX_ALPHA,
                 "default": DEFAULT_ALPHA,
                 "description": "Dirichlet concentration α of the random kernel family.",
             },
@@ -570,5 +640,7 @@ FAMILY = register(
         figures=("alignment_sweep", "alignment_plane", "disentanglement", "ablation"),
         protocols={"clean": CLEAN, "original": ORIGINAL},
         main_axis="align",
+        check=_check,
+        count=_count,
     )
 )

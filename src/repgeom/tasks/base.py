@@ -28,6 +28,11 @@ STREAM_NOISY_TRAIN = 2
 STREAM_NOISY_TEST = 3
 STREAM_PROTOCOL = 4  # fresh samples a protocol asks for at its own noise
 
+#: the largest seed a configuration may give (network, task and data seeds): seeds become int64
+#: path keys and parquet columns and seed torch and NumPy generators; the network seeds were
+#: already bounded to a signed 32-bit integer, and every seed shares their bound
+MAX_SEED = 2**31 - 1
+
 #: up to this many conditions the shattering dimension uses every balanced dichotomy
 SHATTER_ENUMERATE_MAX_C = 8
 #: how many balanced dichotomies are sampled (once, with a fixed seed) for larger C

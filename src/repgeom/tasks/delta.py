@@ -15,7 +15,7 @@ import numpy as np
 
 from ..protocols import CLEAN, Protocol
 from . import Family, register
-from .base import Task
+from .base import MAX_SEED, Task
 
 #: the δ-task evaluated as the paper's code did (docs/science.md, "The original protocol")
 ORIGINAL = Protocol(
@@ -122,11 +122,23 @@ def _build(cfg: dict) -> DeltaTask:
     return DeltaTask(cfg["delta"], cfg["sigma"], cfg["dim"], cfg["task_seed"])
 
 
+def _count(axes: dict) -> int:
+    """The number of cells of :func:`_expand` (equal values, such as -0.0 and 0.0, once)."""
+    return len({float(s) for s in axes["sigma"]}) * len({float(d) for d in axes["delta"]})
+
+
+#: the largest input dimension D (a run's inputs are n_train × D values)
+MAX_DIM = 99999
+#: the most values of one axis
+MAX_AXIS_VALUES = 10000
+
+
 def _numbers(maximum: float) -> dict:
     return {
         "type": "array",
         "items": {"type": "number", "minimum": 0, "maximum": maximum},
         "minItems": 1,
+        "maxItems": MAX_AXIS_VALUES,
     }
 
 
@@ -157,6 +169,7 @@ FAMILY = register(
             "dim": {
                 "type": "integer",
                 "minimum": 3,
+                "maximum": MAX_DIM,
                 "multipleOf": 3,
                 "default": 120,
                 "description": "Input dimension D (three blocks of D/3).",
@@ -164,6 +177,7 @@ FAMILY = register(
             "task_seed": {
                 "type": "integer",
                 "minimum": 0,
+                "maximum": MAX_SEED,
                 "default": 0,
                 "description": "Seed of the embedding (fixed across runs, as in the paper).",
             },
@@ -179,5 +193,6 @@ FAMILY = register(
         figures=("delta_sweep", "over_training"),
         protocols={"clean": CLEAN, "original": ORIGINAL},
         main_axis="delta",
+        count=_count,
     )
 )
