@@ -297,9 +297,10 @@ def test_cli_arguments_that_name_nothing_get_a_message(work, args, needle):
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        ("experiments: {a: [unclosed", "broken.yaml"),
+        ("experiments: {a: [unclosed", "broken.yaml, line 1"),
         ("- a\n- b\n", "broken.yaml"),
-        ("", "experiments"),
+        ("training: {epochs: 3}\ntraining: {epochs: 4}\n", "'training' appears twice"),
+        ("training: {epochs: 3.5}\n", "training.epochs"),
     ],
 )
 def test_prune_with_a_broken_configfile_gets_a_message(work, text, needle):
@@ -311,7 +312,18 @@ def test_prune_with_a_broken_configfile_gets_a_message(work, text, needle):
 # --------------------------------------------------------------------------- prune safety
 
 
-def _hostile_tree(work: Path) -> dict[str, Path]:
+def _shrink(work: Path, rerun: bool = True) -> None:
+    """The sweep shrunk from 2 seeds to 1 and the experiment `old` dropped (and the workflow
+    run on it, unless ``rerun`` is false)."""
+    cfg = yaml.safe_load((work / "config.yaml").read_text())
+    cfg["experiments"]["delta"]["seeds"] = [0]
+    del cfg["experiments"]["old"]  # another configuration's experiment now
+    write_config(work, cfg)
+    if rerun:
+        snakemake(work, "--cores", "2")
+
+
+def _hostile_tree(work: Path, rerun: bool = True) -> dict[str, Path]:
     """What the hardening issue's user left in the results: files of their own among
     repgeom's, copies, links and a web app, after shrinking the sweep from 2 seeds to 1."""
     exp = work / EXP
@@ -350,10 +362,7 @@ def _hostile_tree(work: Path) -> dict[str, Path]:
     paths["other_readme"].write_text("keep me")
     paths["notes_root"].parent.mkdir(parents=True)
     paths["notes_root"].write_text("x")
-    cfg = yaml.safe_load((work / "config.yaml").read_text())
-    cfg["experiments"]["delta"]["seeds"] = [0]
-    del cfg["experiments"]["old"]  # another configuration's experiment now
-    write_config(work, cfg)
+    _shrink(work, rerun)
     return paths
 
 
@@ -367,6 +376,7 @@ def test_prune_deletes_only_what_repgeom_made(work):
         "1 run folders (4 files",
         # block 1's training and evaluation, and the aggregation, claims and figures of 2 seeds
         "5 job manifests and checkpoints",
+        "paths left in place:",
         "1 temporaries of killed writers",
         "1 experiment folders this configuration does not name",
         "my_notes.txt: not written by repgeom",
@@ -388,10 +398,23 @@ def test_prune_deletes_only_what_repgeom_made(work):
     assert sorted(f.name for f in seed1.iterdir()) == ["my_notes.txt"]
     assert sorted(f.name for f in (work / "results/old").iterdir()) == ["README.txt"]
     assert (work / "elsewhere/metrics.parquet").exists()  # never followed the link
-    # the shrunk sweep is complete again after an aggregation, and nothing of it was touched
-    assert planned(work) == {"aggregate_delta", "claims_delta", "figures_delta"}
+    assert planned(work) == set()  # nothing of the sweep was touched
     again = repgeom(work, "prune", "--delete", "--other-experiments")
     assert again.returncode == 0 and "everything repgeom made there belongs" in clean(again)
+
+
+def test_prune_keeps_what_the_last_aggregation_reads_until_the_workflow_ran(work):
+    _shrink(work, rerun=False)
+    out = repgeom(work, "prune", "--delete")
+    text = clean(out)
+    assert out.returncode == 0 and "used by the last aggregation" in text, text
+    assert "run folders" not in text  # seed 1 is still in the tables: kept
+    head = repgeom(work, "headline", "results")
+    assert head.returncode == 0 and "2 runs" in head.stdout, clean(head)
+    snakemake(work, "--cores", "2")
+    out = repgeom(work, "prune", "--delete")
+    assert "1 run folders (4 files" in clean(out) and "removed 9 files" in out.stdout, out.stdout
+    assert repgeom(work, "verify", "results").returncode == 0
 
 
 def test_prune_interrupted_half_way_is_finished_by_the_next(work, monkeypatch):

@@ -26,10 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import manifests as mf
-from .config import ConfigError, deep_merge, load_schema, validate
+from .config import load_config_files
 from .sweep import Experiment, Sweep, checkpoint_path
-
-SCHEMA = Path(__file__).parents[2] / "workflow/schemas/config.schema.yaml"
 
 RUN_FILES = ("weights.parquet", "loss.parquet", "metrics.parquet", "dichotomies.parquet")
 TABLES = ("metrics.parquet", "dichotomies.parquet", "summary.parquet")
@@ -44,20 +42,9 @@ _ORDER = ("temporary", "run", "table", "claims", "figure", "log", "checkpoint", 
 
 
 def load_config(configfiles: list[str | Path]) -> dict:
-    """The validated configuration as the Snakefile sees it: the given files merged in order,
-    or ``config.yaml`` when none is given."""
-    import yaml
-
-    raw: dict = {}
-    for f in [Path(f) for f in configfiles] or [Path("config.yaml")]:
-        try:
-            doc = yaml.safe_load(f.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"config file {f} is not valid YAML: {err}") from None
-        if not isinstance(doc, dict):
-            raise ConfigError(f"config file {f}: the top level must be a mapping of keys")
-        raw = deep_merge(raw, doc)
-    return validate(raw, load_schema(SCHEMA))
+    """The validated configuration as the Snakefile sees it: the given files read strictly and
+    merged in order, or ``config.yaml`` when none is given; ConfigError names the problem."""
+    return load_config_files([Path(f) for f in configfiles] or [Path("config.yaml")])
 
 
 @dataclass
@@ -186,6 +173,38 @@ def _recorded(exp_dir: Path, experiment: str) -> dict[str, str]:
     return out
 
 
+def _in_use(exp_dir: Path) -> set[str]:
+    """What the experiment's last aggregation reads (relative paths): the job manifests its
+    ``manifest.json`` lists, their files, and its own recipe-named records. ``prune`` keeps
+    them even when the configuration no longer makes them, until the workflow has run: the
+    readers would otherwise find them missing."""
+    try:
+        doc = mf.experiment_manifest(exp_dir)
+    except mf.ManifestError:
+        return set()
+    out = set()
+    for rel in doc["jobs"]:
+        out.add(rel)
+        job = _json(exp_dir / rel)
+        if isinstance(job, dict) and isinstance(job.get("files"), dict):
+            out |= set(job["files"])
+    agg = doc["recipe"]
+    out |= {
+        Path(m).relative_to(exp_dir).as_posix()
+        for m in (
+            mf.stage_manifest(exp_dir, "aggregate", doc.get("made_from")),
+            mf.stage_manifest(exp_dir, "claims", mf.claims_recipe(agg)),
+        )
+    }
+    jobs = exp_dir / "jobs"
+    if jobs.is_dir():
+        for m in jobs.glob("figures-*.json"):
+            fig = _json(m)
+            if isinstance(fig, dict) and (fig.get("made_from") or {}).get("aggregate") == agg:
+                out.add(m.relative_to(exp_dir).as_posix())
+    return out
+
+
 def _keys_segments(parts: tuple[str, ...]) -> list[str] | None:
     """The keys of ``key=value`` folder names, or None if one is not of that form."""
     keys = []
@@ -232,6 +251,8 @@ def _scan(exp_dir: Path, experiment: str, expected: _Expected | None, plan: Plan
     stale_dirs: set[Path] = set()
     proven_keys = expected.run_keys if expected else None
     recorded = _recorded(exp_dir, experiment) if expected is None else {}
+    in_use = _in_use(exp_dir) if expected is not None else set()
+    busy = "used by the last aggregation (manifest.json): run the workflow, then prune"
     candidates: list[tuple[Path, str]] = []  # (file, relative path), in walk order
     for dirpath, dirnames, filenames in os.walk(exp_dir, followlinks=False):
         here = Path(dirpath)
@@ -265,6 +286,9 @@ def _scan(exp_dir: Path, experiment: str, expected: _Expected | None, plan: Plan
         if expected is None:
             mine.append(p)
         elif run not in expected.runs:
+            if rel in in_use:
+                left.append((p, busy))
+                continue
             plan.runs.setdefault(p.parent, []).append(p)
             stale_dirs.add(p.parent)
 
@@ -294,7 +318,10 @@ def _scan(exp_dir: Path, experiment: str, expected: _Expected | None, plan: Plan
                 else False
             )
             if ours and (expected is None or legacy or rel not in expected.jobs):
-                (plan.jobs if expected else mine).append(p)
+                if rel in in_use:
+                    left.append((p, busy))
+                else:
+                    (plan.jobs if expected else mine).append(p)
             continue
         if expected is not None:
             continue  # the configured experiment's tables, figures and logs stay
@@ -442,7 +469,7 @@ def report(plan: Plan, shown: int = 5) -> str:
         if len(paths) > shown:
             lines.append(f"  … and {len(paths) - shown} more")
     if plan.left:
-        lines.append(f"{len(plan.left)} paths left in place (repgeom did not make them):")
+        lines.append(f"{len(plan.left)} paths left in place:")
         for p, why in plan.left[: shown * 4]:
             lines.append(f"  {p}: {why}")
         if len(plan.left) > shown * 4:
