@@ -318,7 +318,8 @@ def main(argv=None) -> int:
     from .manifests import EXPERIMENT_MANIFEST, ManifestError, experiments_under
 
     if not args.results.is_dir():
-        print(f"error: {args.results} is not a folder; give the results folder", file=sys.stderr)
+        print(f"error: {args.results} is not a folder; give the results folder, or run the "
+              "workflow first", file=sys.stderr)  # fmt: skip
         return 2
     found, notes = experiments_under(args.results)
     for note in notes:
