@@ -240,7 +240,7 @@ class Experiment:
             job = {k: "{" + k + "}" for k in self.job_keys}
             recipe = "{" + RECIPE_WILDCARD + "}"
         else:
-            recipe = recipe_hash(self.recipe(job, block, stage))
+            recipe = self._recipe_hash(tuple(job[k] for k in self.job_keys), block, stage)
         keys = "/".join(f"{k}={job[k]}" for k in self.job_keys)
         return f"{self.root}/jobs/{keys}/{block.name}-{recipe}.{stage}.json"
 
@@ -252,12 +252,20 @@ class Experiment:
         return self._recipe(job, block, stage)
 
     @functools.cache  # noqa: B019 (an experiment lives as long as the workflow's parse)
+    def _recipe_hash(self, job: tuple, block: Block, stage: str) -> str:
+        return recipe_hash(self._recipe(job, block, stage))
+
+    @functools.cache  # noqa: B019 (an experiment lives as long as the workflow's parse)
     def _recipe(self, job: tuple, block: Block, stage: str) -> dict:
         train = {"runs": self.block_configs(dict(zip(self.job_keys, job, strict=True)), block)}
         if stage == "train":
             return train
-        return {"train": recipe_hash(train), "evaluation": self.cfg["evaluation"]}
+        return {
+            "train": self._recipe_hash(job, block, "train"),
+            "evaluation": self.cfg["evaluation"],
+        }
 
+    @functools.cache  # noqa: B019 (an experiment lives as long as the workflow's parse)
     def aggregate_recipe(self) -> dict:
         """What the experiment's aggregation is made from: its jobs (whose names carry their
         recipes) and the settings that change results."""
