@@ -21,10 +21,10 @@ import numpy as np
 import torch
 
 from repgeom import metrics as M
+from repgeom import networks
 from repgeom.activations import get_activation
 from repgeom.decoders import DecoderSpec, _fits, accuracies
-from repgeom.evaluation import EvalSettings, _hidden, decoding_problems, make_datasets
-from repgeom.models import init_shallow
+from repgeom.evaluation import EvalSettings, decoding_problems, make_datasets, representations
 from repgeom.tasks import build_task
 from repgeom.training import TrainSettings, snapshot_epochs, train
 
@@ -36,14 +36,8 @@ def snapshots(act, count: int, task_cfg: dict) -> dict[str, np.ndarray]:
     y = task.target[cond].astype(np.float32)
     epochs = snapshot_epochs(50, "log", count)
     s = TrainSettings(epochs=50, conv_tol=0.0, snapshot_epochs=tuple(epochs))
-    r = train(
-        init_shallow([0], task.dim, 120, ["uniform"], n_out=y.shape[1]),
-        torch.tensor(x[None]),
-        torch.tensor(y[None]),
-        act,
-        s,
-        [0],
-    )
+    net = networks.build("shallow", {"width": 120}, act, (task.dim,), y.shape[1])
+    r = train(net, net.init([0], ["uniform"]), torch.tensor(x[None]), torch.tensor(y[None]), s, [0])
     return {k: np.stack([r.snapshots[e][k][0] for e in epochs]) for k in ("W", "b", "J", "bo")}
 
 
@@ -69,6 +63,12 @@ def main(argv=None) -> dict:
     P = snapshots(act, args.snapshots, task_cfg)
     S = len(P["W"])
     task = build_task(task_cfg)
+    net = networks.build("shallow", {"width": 120}, act, (task.dim,), task.target.shape[1])
+    snaps = {k: torch.tensor(v) for k, v in P.items()}
+
+    def hidden(x):
+        return representations(net, snaps, x)[1][-1].numpy()
+
     dich = task.dichotomies
     M.decoder_accuracy(  # import scikit-learn before timing
         DecoderSpec("liblinear_auto"), np.eye(2), np.array([0, 1]), np.eye(2), np.array([0, 1])
@@ -84,10 +84,10 @@ def main(argv=None) -> dict:
     data = timed("data (regenerate samples)", lambda: make_datasets(task_cfg, 1.0))
     H = timed(
         "hidden responses",
-        lambda: {k: _hidden(P["W"], P["b"], act, x) for k, (_, x) in data.items()},
+        lambda: {k: hidden(x) for k, (_, x) in data.items()},
     )
     cond = {k: c for k, (c, _) in data.items()}
-    Z = _hidden(P["W"], P["b"], act, task.means.astype(np.float32)).astype(float)
+    Z = hidden(task.means.astype(np.float32)).astype(float)
     timed(
         "kernel alignment (2)",
         lambda: (

@@ -26,10 +26,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from evaluation_cost import snapshots  # noqa: E402
 
+from repgeom import networks  # noqa: E402
 from repgeom.activations import get_activation  # noqa: E402
 from repgeom.decoders import DecoderSpec  # noqa: E402
 from repgeom.evaluation import EvalSettings, evaluate_run  # noqa: E402
-from repgeom.models import init_shallow  # noqa: E402
+from repgeom.networks.base import to_device  # noqa: E402
 from repgeom.training import TrainSettings, train  # noqa: E402
 
 GRID_RUNS, EPOCHS, LOG_EVERY, N_TRAIN = 10_080, 5000, 10, 5000
@@ -46,21 +47,22 @@ TASK = {
 
 
 def train_seconds_per_run_epoch(R: int, dev: torch.device, act, epochs: int, sync) -> float:
-    params = init_shallow(list(range(R)), 120, 120, ["uniform"] * R).to(dev)
+    net = networks.build("shallow", {"width": 120}, act, (120,), 1)
+    params = to_device(net.init(list(range(R)), ["uniform"] * R), dev)
     x = torch.randn(R, N_TRAIN, 120, device=dev)
     y = (x[..., :1] * x[..., 1:2] > 0).float()
     s = TrainSettings(epochs=epochs, conv_tol=0.0, snapshot_epochs=(), progress_every_s=1e9)
-    train(params, x, y, act, TrainSettings(epochs=1, snapshot_epochs=()), list(range(R)))  # warm
+    train(net, params, x, y, TrainSettings(epochs=1, snapshot_epochs=()), list(range(R)))  # warm
     sync()
     t0 = time.perf_counter()
-    train(params, x, y, act, s, list(range(R)))
+    train(net, params, x, y, s, list(range(R)))
     sync()
     return (time.perf_counter() - t0) / (R * epochs)
 
 
 def eval_seconds_per_snapshot(act_name: str, solver: str, dev, count: int, sync) -> float:
     P = snapshots(get_activation(act_name), count, TASK)
-    cfg = {"task": TASK, "model": {"activation": act_name}}
+    cfg = {"task": TASK, "model": {"arch": "shallow", "activation": act_name, "width": 120}}
     settings = EvalSettings((DecoderSpec(solver),))
     sync()
     t0 = time.perf_counter()

@@ -15,6 +15,7 @@ import argparse
 import numpy as np
 import torch
 
+from repgeom import networks
 from repgeom.activations import get_activation
 from repgeom.evaluation import (
     DICHOTOMY_COLUMNS,
@@ -23,7 +24,6 @@ from repgeom.evaluation import (
     evaluate_run,
     make_datasets,
 )
-from repgeom.models import init_shallow
 from repgeom.tasks import build_task
 from repgeom.training import shuffle_rng
 
@@ -52,19 +52,19 @@ def train_and_log(run_cfg: dict, log_every: int, settings: EvalSettings) -> dict
     x = torch.as_tensor(x)
     y = torch.as_tensor(task.target[cond].astype(np.float32))
     act = get_activation(m["activation"])
-    p = init_shallow(
-        [m["init_seed"]],
-        task.dim,
-        m["width"],
-        [m["readout"]],
-        n_out=task.target.shape[1],
-        init=m["init"],
-        bias_shift=act.bias_shift,
+    net = networks.build(
+        m["arch"],
+        networks.model_settings(m["arch"], m),
+        act,
+        task.input_shape,
+        task.target.shape[1],
     )
-    W = torch.nn.Parameter(p.W[0].clone())
-    b = torch.nn.Parameter(p.b[0].clone())
-    bo = torch.nn.Parameter(p.bo[0].clone(), requires_grad=m["train_output_bias"])
-    J = p.J[0].clone()
+    p = {k: v[0] for k, v in net.init([m["init_seed"]], [m["readout"]]).items()}
+    # written out on purpose: an independent, textbook reference of the shallow network
+    W = torch.nn.Parameter(p["W"].clone())
+    b = torch.nn.Parameter(p["b"].clone())
+    bo = torch.nn.Parameter(p["bo"].clone(), requires_grad=m["train_output_bias"])
+    J = p["J"].clone()
     f = act.f
     opt = torch.optim.SGD([W, b, bo] if m["train_output_bias"] else [W, b], lr=tr["lr"])
     loss_fn = torch.nn.BCEWithLogitsLoss()

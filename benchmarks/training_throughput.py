@@ -20,8 +20,9 @@ import time
 
 import torch
 
+from repgeom import networks
 from repgeom.activations import get_activation
-from repgeom.models import init_shallow
+from repgeom.networks.base import to_device
 from repgeom.training import TrainSettings, train
 
 D = N = 120
@@ -40,22 +41,35 @@ def _rate(fn, flops: float, min_s: float = 1.0, sync=lambda: None) -> float:
     return flops * reps / (time.perf_counter() - t0)
 
 
+def shallow(seeds, dim, width, readouts, act, n_out=1, init="uniform"):
+    """The shallow network and its initial parameters (repgeom.networks)."""
+    net = networks.build(
+        "shallow",
+        {"width": width, "init": init, "train_output_bias": True, "train_hidden_bias": True},
+        act,
+        (dim,),
+        n_out,
+    )
+    return net, net.init(list(seeds), list(readouts))
+
+
 def step_flops(runs: int) -> float:
     # forward W x (2BDN), readout (2BN), backward J^T dz (2BN), dW = dpre^T x (2BDN)
     return runs * (2 * 2 * B * D * N + 2 * 2 * B * N)
 
 
 def _measure(R: int, dev, act, peak: float, sync, epochs: int) -> dict:
-    params = init_shallow(list(range(R)), D, N, ["uniform"] * R).to(dev)
+    net, params = shallow(range(R), D, N, ["uniform"] * R, act)
+    params = to_device(params, dev)
     x = torch.randn(R, N_TRAIN, D, device=dev)
     y = (x[..., :1] * x[..., 1:2] > 0).float()  # an XOR-like labelling, so the loss stays busy
     settings = TrainSettings(epochs=epochs, conv_tol=0.0, snapshot_epochs=(), progress_every_s=1e9)
     steps = epochs * -(-N_TRAIN // B)
     rate = _rate(
-        lambda: train(params, x, y, act, settings, list(range(R))), steps * step_flops(R), 0.5, sync
+        lambda: train(net, params, x, y, settings, list(range(R))), steps * step_flops(R), 0.5, sync
     )
     xb = x[:, :B]
-    Wt = params.W.transpose(1, 2).contiguous()
+    Wt = params["W"].transpose(1, 2).contiguous()
     mm = _rate(
         lambda: (torch.bmm(xb, Wt), torch.bmm(Wt, xb.transpose(1, 2))), 4 * R * B * D * N, sync=sync
     )

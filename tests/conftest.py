@@ -22,3 +22,38 @@ def snakemake_cmd(workdir) -> list[str]:
 
     snakefile = Path(__file__).parents[1] / "Snakefile"
     return [sys.executable, "-m", "snakemake", "-s", str(snakefile), "--directory", str(workdir)]
+
+
+def mlp(
+    seeds,
+    dim,
+    width,
+    readouts,
+    n_out=1,
+    init="uniform",
+    act="tanh",
+    depth=1,
+    train_output_bias=True,
+    train_hidden_bias=True,
+):
+    """An MLP of ``depth`` hidden layers (1: the shallow network) and its initial params."""
+    from repgeom import networks
+    from repgeom.activations import get_activation
+
+    settings = {
+        "width": width,
+        "init": init,
+        "train_output_bias": train_output_bias,
+        "train_hidden_bias": train_hidden_bias,
+    }
+    name = "shallow" if depth == 1 else f"mlp{depth}"
+    net = networks.build(name, settings, get_activation(act), (dim,), n_out)
+    return net, net.init(list(seeds), list(readouts))
+
+
+def hidden(net, p, x):
+    """The last hidden layer's responses (R, n, N) to x (R, n, D)."""
+    import torch
+
+    with torch.no_grad():
+        return net.forward(p, x)[1][-1]

@@ -6,15 +6,14 @@ import pytest
 from test_training import _batch
 
 from repgeom import checkpoints
-from repgeom.activations import get_activation
 from repgeom.training import Checkpointer, TrainingInterrupted, train
 
 SPECS = [(0.5, 0.1, 1, "uniform"), (0.0, 0.3, 2, "balanced"), (1.0, 0.0, 3, "sphere")]
 
 
 def _train(epochs=12, conv_tol=0.0, **kw):
-    p, x, y, s = _batch(SPECS, epochs=epochs, conv_tol=conv_tol)
-    return train(p, x, y, get_activation("relu"), s, [1, 2, 3], **kw)
+    net, p, x, y, s = _batch(SPECS, epochs=epochs, conv_tol=conv_tol, act="relu")
+    return train(net, p, x, y, s, [1, 2, 3], **kw)
 
 
 def _states(**kw):
@@ -50,8 +49,8 @@ def test_stop_requested_at_the_last_epoch_finishes():
     saved = []
     ckpt = Checkpointer(saved.append, every_s=1e9)
     ckpt.stop_requested = True
-    p, x, y, s = _batch(SPECS, epochs=1)
-    r = train(p, x, y, get_activation("relu"), s, [1, 2, 3], checkpointer=ckpt)
+    net, p, x, y, s = _batch(SPECS, epochs=1, act="relu")
+    r = train(net, p, x, y, s, [1, 2, 3], checkpointer=ckpt)
     assert saved == [] and (r.stop_epoch == 1).all()
 
 
@@ -113,10 +112,10 @@ def test_stop_request_saves_then_stops():
         if p["epoch"] == 3:
             ckpt.stop_requested = True
 
-    p, x, y, s = _batch(SPECS, epochs=12)
+    net, p, x, y, s = _batch(SPECS, epochs=12, act="relu")
     s = type(s)(**{**s.__dict__, "progress_every_s": 0.0})
     with pytest.raises(TrainingInterrupted, match="after epoch 3"):
-        train(p, x, y, get_activation("relu"), s, [1, 2, 3], stop_at_3, checkpointer=ckpt)
+        train(net, p, x, y, s, [1, 2, 3], stop_at_3, checkpointer=ckpt)
     assert [st.epoch for st in saved] == [3]
     _assert_same(_train(), _train(resume=saved[0]))
 
@@ -133,8 +132,8 @@ def test_stale_temporaries_are_removed(tmp_path):
 
 def test_progress_reports_the_loss_of_the_epoch_where_all_runs_stop():
     seen = []
-    p, x, y, s = _batch(SPECS, epochs=8, conv_tol=1e9)  # all stop at epoch 1
+    net, p, x, y, s = _batch(SPECS, epochs=8, conv_tol=1e9)  # all stop at epoch 1
     s = type(s)(**{**s.__dict__, "progress_every_s": 1e9})
-    train(p, x, y, get_activation("tanh"), s, [1, 2, 3], on_progress=seen.append)
+    train(net, p, x, y, s, [1, 2, 3], on_progress=seen.append)
     assert [q["epoch"] for q in seen] == [1]
     assert np.isfinite(seen[0]["mean_loss"])

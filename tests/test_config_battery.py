@@ -78,7 +78,7 @@ BATTERY = [
     ("family_unknown", "experiments: {d: {family: cifar}}", ["experiments.d.family", "allowed"]),
     ("activation_unknown", D + "activations: [swish]}}", ["activations[0]", "bounded_relu_ub"]),
     ("readout_unknown", D + "readouts: [gaus]}}", ["experiments.d.readouts[0]", "'gauss'"]),
-    ("arch_unknown", D + "architectures: [deep]}}", ["architectures[0]", "'shallow'"]),
+    ("arch_unknown", D + "architectures: [deep]}}", ["architectures[0]", "allowed: shallow, mlp1"]),
     ("axis_of_other_family", D + "axes: {d: [3]}}}", ["experiments.d.axes", "'d' was unexpected"]),
     ("schedule_unknown", "training: {snapshots: {schedule: exp}}", ["schedule", "'log'"]),
     ("decoder_unknown", "evaluation: {decoders: [mlp]}", ["evaluation.decoders[0]", "'ridge'"]),

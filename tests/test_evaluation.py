@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from conftest import mlp
 
 from repgeom import metrics as M
 from repgeom.activations import get_activation
@@ -8,11 +9,10 @@ from repgeom.evaluation import (
     DICHOTOMY_COLUMNS,
     RUN_COLUMNS,
     EvalSettings,
-    _hidden,
     make_datasets,
 )
 from repgeom.evaluation import evaluate_run as _evaluate_run
-from repgeom.models import init_shallow
+from repgeom.networks.base import to_numpy
 from repgeom.tasks.delta import delta_dichotomies, task_alignment
 
 CFG = {
@@ -26,8 +26,21 @@ CFG = {
         "n_train": 400,
         "n_test": 200,
     },
-    "model": {"activation": "tanh"},
+    "model": {"arch": "shallow", "activation": "tanh", "width": 8},
 }
+
+
+def init_shallow(seeds, dim, width, readouts, n_out=1, init="uniform"):
+    return mlp(seeds, dim, width, readouts, n_out=n_out, init=init)[1]
+
+
+def _hidden(W, b, act, x):
+    """f(x Wᵀ + b) for S snapshots: W (S, N, D), b (S, N), x (n, D) → (S, n, N) float32."""
+    with torch.no_grad():
+        pre = torch.tensor(b)[:, None, :] + torch.tensor(x, dtype=torch.float32) @ torch.tensor(
+            W
+        ).transpose(1, 2)
+        return act.f(pre).numpy()
 
 
 DICHOTOMIES = ("xor", "b1", "b2")
@@ -41,10 +54,9 @@ def evaluate_run(*args, **kw) -> dict[str, np.ndarray]:
 
 
 def _snapshots(n=3):
-    p = init_shallow(list(range(n)), 12, 8, ["uniform"] * n).to_numpy()
-    p["W"][2] = p["W"][1]  # a repeated snapshot, as after early stopping
-    p["b"][2] = p["b"][1]
-    p["bo"][2] = p["bo"][1]
+    p = to_numpy(init_shallow(list(range(n)), 12, 8, ["uniform"] * n))
+    for v in p.values():  # a repeated snapshot, as after early stopping
+        v[2] = v[1]
     return p
 
 
@@ -76,8 +88,8 @@ def test_decoding_metrics_equal_their_straightforward_definitions():
 
 
 def test_initial_alignment_tracks_task():
-    p = init_shallow(list(range(8)), 120, 120, ["uniform"] * 8).to_numpy()
-    cfg = {"task": CFG["task"] | {"dim": 120}, "model": {"activation": "tanh"}}
+    p = to_numpy(init_shallow(list(range(8)), 120, 120, ["uniform"] * 8))
+    cfg = {"task": CFG["task"] | {"dim": 120}, "model": CFG["model"] | {"width": 120}}
     out = evaluate_run(cfg, p, EvalSettings())
     assert out["input_alignment"].min() >= 0.9
     assert out["target_alignment"].mean() == pytest.approx(task_alignment(0.5), abs=0.03)
@@ -104,18 +116,12 @@ def test_newton_and_liblinear_agree_on_the_delta_task_metrics(act):
     settings = TrainSettings(
         lr=0.5, batch_size=50, epochs=20, conv_tol=0.0, snapshot_epochs=(0, 5, 20)
     )
-    r = train(
-        init_shallow([0], 30, 24, ["uniform"]),
-        torch.tensor(x[None]),
-        torch.tensor(y[None]),
-        get_activation(act),
-        settings,
-        [0],
-    )
+    net, p = mlp([0], 30, 24, ["uniform"], act=act)
+    r = train(net, p, torch.tensor(x[None]), torch.tensor(y[None]), settings, [0])
     params = {
         k: np.stack([r.snapshots[e][k][0] for e in (0, 5, 20)]) for k in ("W", "b", "J", "bo")
     }
-    cfg = {"task": task, "model": {"activation": act}}
+    cfg = {"task": task, "model": CFG["model"] | {"activation": act, "width": 24}}
     newton = evaluate_run(cfg, params, EvalSettings((DecoderSpec("svm"),)))
     lib = evaluate_run(
         cfg, params, EvalSettings((DecoderSpec("liblinear_auto", tol=1e-8, max_iter=100_000),))
@@ -211,7 +217,7 @@ def test_nearest_pair_ccgp_on_a_factorised_square():
     pair calls the other pair the wrong way (CCGP 0)."""
     cfg = {
         "task": CFG["task"] | {"delta": 0.0, "sigma": 0.05, "dim": 3},
-        "model": {"activation": "identity"},
+        "model": CFG["model"] | {"activation": "identity"},
     }
     eye = {
         "W": np.eye(3, dtype=np.float32)[None] * 3,
@@ -237,8 +243,8 @@ def test_alignment_original_protocol_is_nearest_pair_ccgp_on_fresh_samples():
     task = {"family": "alignment", "kernel": "maxdim", "d": 3, "k": 3, "align": 1,
             "alignments": 3, "task_seed": 0, "sigma": 1.0, "dim": 10, "alpha": 2.0,
             "data_seed": 5, "n_train": 400, "n_test": 200}  # fmt: skip
-    cfg = {"task": task, "model": {"activation": "tanh"}}
-    p = init_shallow([0, 1], 10, 16, ["gauss"] * 2, n_out=3, init="normal").to_numpy()
+    cfg = {"task": task, "model": CFG["model"] | {"width": 16}}
+    p = to_numpy(init_shallow([0, 1], 10, 16, ["gauss"] * 2, n_out=3, init="normal"))
     settings = EvalSettings(protocols=(CLEAN, ALIGN_ORIGINAL), test_sigma=0.5, ccgp_noise="test")
     out = evaluate_analyses(cfg, p, settings)
     (run_c, dich_c), (run_o, dich_o) = out["svm", "clean"], out["svm", "original"]

@@ -107,6 +107,7 @@ def test_run_config_is_complete_and_excludes_execution_settings():
         "width": 120,
         "init": "uniform",
         "train_output_bias": True,
+        "train_hidden_bias": True,
         "readout": "uniform",
         "init_seed": 1,
     }

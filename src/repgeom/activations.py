@@ -10,9 +10,9 @@ For speed the trainer uses the in-place forms: ``f_`` overwrites the preactivati
 f′(u) written through the output h = f(u) (for tanh 1 − h², for relu [h > 0]), so the step never
 evaluates the nonlinearity twice and allocates nothing. Tests pin both against ``f`` and ``df``.
 The one exception is a leaky ReLU with a negative slope: f is not injective there (h > 0 for
-u > 0 and for u < 0), so its ``f_`` also records the mask [u > 0] (in a buffer reused per shape,
-per thread) and its ``backprop_`` accepts only the tensor that the latest ``f_`` call of the
-same thread returned, unchanged since (it raises otherwise), as in the trainer's step.
+u > 0 and for u < 0), so its ``f_`` also records the mask [u > 0] (one per output tensor, per
+thread: a deep network's layers keep theirs side by side) and its ``backprop_`` accepts only a
+tensor that an ``f_`` call of the same thread returned, unchanged since (it raises otherwise).
 
 Names (``bounded_relu_ub1.5``, ``relu_bias+0.5``, …) and their canonical spellings are defined
 in :mod:`repgeom.activation_names`; :data:`BUILDERS` gives each of its families f, f′ and the
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -213,28 +214,32 @@ def _leaky(eps: float) -> _Impl:
 
         return _Impl(formula, f, df, lambda u: F.leaky_relu_(u, eps), backprop_)
 
-    # ε < 0: h = f(u) > 0 on both sides of 0, so the mask [u > 0] is kept from the forward pass
+    # ε < 0: h = f(u) > 0 on both sides of 0, so the mask [u > 0] is kept from the forward pass,
+    # one per output tensor (a deep network's layers each keep theirs until their backprop_)
     state = threading.local()
 
     def f_(u):
         masks = state.__dict__.setdefault("masks", {})
-        key = (u.shape, u.dtype, u.device)
-        if key not in masks:
-            if len(masks) >= 8:
-                masks.clear()
-            masks[key] = torch.empty_like(u)
-        mask = masks[key]
+        key = (u.data_ptr(), u.shape, u.dtype, u.device)
+        entry = masks.pop(key, None)
+        if entry is None:
+            if len(masks) >= 16:
+                masks.pop(next(iter(masks)))
+            mask = torch.empty_like(u)
+        else:
+            mask = entry[2]
         torch.gt(u, 0, out=mask)
         F.leaky_relu_(u, eps)
-        state.last = (u, u._version, mask)
+        masks[key] = (weakref.ref(u), u._version, mask)
         return u
 
     def backprop_(g, h, tmp):
-        u, version, mask = getattr(state, "last", (None, None, None))
-        if u is not h or h._version != version:
+        key = (h.data_ptr(), h.shape, h.dtype, h.device)
+        ref, version, mask = state.__dict__.get("masks", {}).get(key, (None, None, None))
+        if ref is None or ref() is not h or h._version != version:
             raise RuntimeError(
-                f"leaky_relu with slope {fmt_number(eps)} < 0: backprop_ needs the h returned by "
-                "this thread's latest f_, unchanged (f is not invertible from h)"
+                f"leaky_relu with slope {fmt_number(eps)} < 0: backprop_ needs an h returned by "
+                "this thread's f_, unchanged since (f is not invertible from h)"
             )
         torch.mul(mask, 1 - eps, out=tmp)
         tmp.add_(eps)

@@ -25,7 +25,7 @@ from .training import LoopState
 
 log = logging.getLogger("repgeom")
 
-FORMAT = 1
+FORMAT = 2  # 2: the optimiser's state is saved too
 
 
 def fingerprint(run_cfgs: list[dict], device: str = "cpu") -> str:
@@ -44,6 +44,7 @@ def fingerprint(run_cfgs: list[dict], device: str = "cpu") -> str:
 def save(path: str | Path, state: LoopState, fp: str, reason: str = "") -> None:
     """Write ``state`` atomically to ``path`` (an ``.npz``); ``reason`` says why (for logs)."""
     arrays = {f"params.{k}": v for k, v in state.params.items()}
+    arrays |= {f"opt.{k}": v for k, v in state.optimiser.items()}
     for e, snap in state.snapshots.items():
         arrays |= {f"snap.{e}.{k}": v for k, v in snap.items()}
     header = {
@@ -97,6 +98,7 @@ def load(path: str | Path, fp: str) -> LoopState | None:
                 snapshots=snapshots,
                 elapsed_s=header["elapsed_s"],
                 reason=header.get("reason", ""),
+                optimiser={k.split(".", 1)[1]: z[k] for k in z.files if k.startswith("opt.")},
             )
     except Exception as err:  # noqa: BLE001 (any damage means: start over, never crash)
         log.warning("ignoring unreadable checkpoint %s (%s); starting over", path, err)

@@ -337,11 +337,28 @@ def _inline_refs(node, defs: dict):
     return node
 
 
+def _fill_registries(defs: dict) -> None:
+    """Write the registries' names into the schema, so that no list is written twice:
+    architectures (a pattern), readouts, optimisers and every network's model settings."""
+    from . import networks
+    from .networks import READOUTS
+    from .optimisers import OPTIMISERS
+
+    exp = defs["experiment"]["properties"]
+    exp["architectures"]["items"]["pattern"] = networks.NETWORK_PATTERN
+    exp["architectures"]["items"]["x-allowed"] = ", ".join(networks.NAME_EXAMPLES)
+    exp["readouts"]["items"]["enum"] = list(READOUTS)
+    defs["model"]["properties"] = copy.deepcopy(networks.settings_schema())
+    defs["training"]["properties"]["optimizer"]["enum"] = list(OPTIMISERS)
+
+
 def load_schema(path: str | Path) -> dict:
-    """The configuration schema with its local references inlined (``$defs`` kept)."""
+    """The configuration schema with its local references inlined (``$defs`` kept) and the
+    registries' names filled in (:func:`_fill_registries`)."""
     with open(path) as fh:
         schema = yaml.safe_load(fh)
     defs = schema.get("$defs", {})
+    _fill_registries(defs)
     out = _inline_refs({k: v for k, v in schema.items() if k != "$defs"}, defs)
     out["$defs"] = _inline_refs(defs, defs)
     return out
@@ -471,6 +488,8 @@ def _message(error: jsonschema.ValidationError) -> str:
         extra = [excerpt(k) for k in value if k not in known]
         verb = "was" if len(extra) == 1 else "were"
         return f"Additional properties are not allowed ({', '.join(extra[:5])} {verb} unexpected)"
+    if error.validator == "pattern" and "x-allowed" in error.schema:
+        return f"{excerpt(value)} is not allowed; allowed: {error.schema['x-allowed']}"
     msg = error.message
     if isinstance(value, (list, dict, str, tuple, int)):
         full = repr(value)

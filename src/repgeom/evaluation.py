@@ -23,8 +23,10 @@ import numpy as np
 import torch
 
 from . import metrics as M
+from . import networks
 from .activations import get_activation
 from .decoders import DecoderSpec, Problem, accuracies
+from .losses import get_loss
 from .protocols import CLEAN, Protocol
 from .tasks import (
     STREAM_NOISY_TEST,
@@ -188,27 +190,30 @@ def nearest_pair_problems(Z: np.ndarray, labels: np.ndarray, samples: str) -> li
 
 def _unique_snapshots(params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Indices of distinct snapshots and, per snapshot, the position of its distinct copy."""
-    flat = np.concatenate([params[k].reshape(len(params[k]), -1) for k in ("W", "b", "bo")], axis=1)
+    flat = np.concatenate([v.reshape(len(v), -1) for v in params.values()], axis=1)
     _, uniq, inverse = np.unique(flat, axis=0, return_index=True, return_inverse=True)
     return uniq, inverse.reshape(-1)
 
 
-def _hidden(W, b, act, x: np.ndarray) -> np.ndarray:
-    """f(x Wᵀ + b) for S snapshots: W (S,N,D), b (S,N), x (n,D) → (S,n,N) float32."""
+def network_for(run_cfg: dict, task: Task):
+    """The run's network (:mod:`repgeom.networks`), built as its training job built it."""
+    m = run_cfg["model"]
+    return networks.build(
+        m["arch"],
+        networks.model_settings(m["arch"], m),
+        get_activation(m["activation"]),
+        task.input_shape,
+        task.target.shape[1],
+    )
+
+
+def representations(net, params: dict[str, torch.Tensor], x: np.ndarray):
+    """The network's forward pass on one input set for S snapshots at once (the snapshots are
+    the run axis): x (n, …) → (logits (S, n, K), [h_l (S, n, F_l)]) as float32 tensors."""
+    S = next(iter(params.values())).shape[0]
     with torch.no_grad():
-        # torch.tensor copies: snapshot arrays read from Parquet are read-only
-        pre = torch.baddbmm(
-            torch.tensor(b)[:, None, :],
-            torch.tensor(x, dtype=torch.float32).expand(len(W), -1, -1),
-            torch.tensor(W).transpose(1, 2),
-        )
-        return act.f_(pre).numpy()  # the trainer's in-place f, on a fresh tensor
-
-
-def _bce(logit: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Mean BCE with logits over samples and outputs: logit (S,n,K), y (n,K) → (S,)."""
-    per = np.maximum(logit, 0) - logit * y + np.log1p(np.exp(-np.abs(logit)))
-    return per.mean(axis=(-2, -1))
+        xt = torch.as_tensor(x, dtype=torch.float32)
+        return net.forward(params, xt.expand(S, *xt.shape))
 
 
 def _accuracy_columns(
@@ -266,7 +271,8 @@ def evaluate_analyses(
     """
     task_cfg = run_cfg["task"]
     task = task or build_task(task_cfg)
-    act = get_activation(run_cfg["model"]["activation"])
+    net = network_for(run_cfg, task)
+    loss = get_loss(task.loss)
     pair_sigmas = {
         p.ccgp_sigma if p.ccgp_sigma is not None else settings.test_sigma
         for p in settings.protocols
@@ -276,22 +282,25 @@ def evaluate_analyses(
         raise ValueError(f"protocols ask for fresh samples at several noises: {pair_sigmas}")
     data = make_datasets(task_cfg, settings.test_sigma, task, next(iter(pair_sigmas), None))
     uniq, inverse = _unique_snapshots(params)
-    W, b, J, bo = (params[k][uniq] for k in ("W", "b", "J", "bo"))
+    # torch.tensor copies: snapshot arrays read from Parquet are read-only
+    snap = {k: torch.tensor(v[uniq]) for k, v in params.items()}
     S = len(uniq)
 
     means = task.means.astype(np.float32)
-    Zbar = _hidden(W, b, act, means).astype(np.float64)  # (S, C, N)
-    H = {k: _hidden(W, b, act, x) for k, (_, x) in data.items()}
+    layer = -1  # the last hidden layer
+    Zbar = representations(net, snap, means)[1][layer].numpy().astype(np.float64)  # (S, C, N)
+    out_by_split = {k: representations(net, snap, x) for k, (_, x) in data.items()}
+    H = {k: hs[layer].numpy() for k, (_, hs) in out_by_split.items()}
     cond = {k: c for k, (c, _) in data.items()}
     target = task.target  # (C, K)
 
     run: dict[str, np.ndarray] = {}
     for split in ("train", "test"):
-        logit = np.einsum("snh,skh->snk", H[split], J) + bo[:, None, :]
-        y = target[cond[split]]
-        run[f"{split}_loss"] = _bce(logit, y)
+        z = out_by_split[split][0]
+        y = torch.as_tensor(target[cond[split]], dtype=torch.float32).expand(z.shape)
+        run[f"{split}_loss"] = loss.value(z, y).numpy()
         if split == "test":
-            run["test_accuracy"] = np.mean((logit > 0) == y, axis=(-2, -1))
+            run["test_accuracy"] = loss.correct(z, y).numpy()
     run["input_alignment"] = M.linear_cka(
         Zbar, np.broadcast_to(task.means, (S,) + task.means.shape)
     )
@@ -300,7 +309,8 @@ def evaluate_analyses(
     run["task_alignment"] = np.full(S, task.alignment)
     run["participation_ratio"] = M.participation_ratio(H["test"].astype(np.float64))
     run["sparsity"] = np.mean(H["test"] > 0, axis=(1, 2))
-    run["weight_norm"] = np.linalg.norm(W.reshape(S, -1), axis=-1)
+    weights = snap[net.weights[net.layers[layer]]]
+    run["weight_norm"] = np.linalg.norm(weights.reshape(S, -1).numpy(), axis=-1)
 
     sources = {"means": Zbar}
     if any(p.ps_on == "test_averages" for p in settings.protocols):

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import torch
 
-from . import checkpoints, storage
+from . import checkpoints, networks, storage
 from .activations import get_activation
 from .evaluation import (
     DICHOTOMY_COLUMNS,
@@ -27,7 +27,7 @@ from .evaluation import (
     evaluate_analyses,
     make_datasets,
 )
-from .models import init_shallow
+from .networks.base import to_device
 from .tasks import build_task
 from .training import STOPPING_RULE, Checkpointer, TrainSettings, snapshot_epochs, train
 
@@ -74,10 +74,9 @@ def inject_failure(run_cfgs: list[dict]) -> None:
         raise RuntimeError(f"failure injected by {FAIL_ENV}={rule}")
 
 
-def train_settings(tcfg: dict, train_output_bias: bool = True) -> TrainSettings:
+def train_settings(tcfg: dict) -> TrainSettings:
     snaps = tcfg["snapshots"]
     return TrainSettings(
-        train_output_bias=train_output_bias,
         lr=tcfg["lr"],
         batch_size=tcfg["batch_size"],
         epochs=tcfg["epochs"],
@@ -108,7 +107,6 @@ def train_block(
     m = run_cfgs[0]["model"]
     shared = {
         "activation": {c["model"]["activation"] for c in run_cfgs},
-        "arch": {c["model"]["arch"] for c in run_cfgs},
         "model": {
             repr({k: v for k, v in c["model"].items() if k not in ("init_seed", "readout")})
             for c in run_cfgs
@@ -117,36 +115,31 @@ def train_block(
             repr({k: v for k, v in c["training"].items() if k != "shuffle_seed"}) for c in run_cfgs
         },
     }
-    if any(len(v) != 1 for v in shared.values()) or shared["arch"] != {"shallow"}:
+    if any(len(v) != 1 for v in shared.values()):
         raise ValueError(
-            "a training block needs one activation, the shallow arch, one model and one "
-            f"training setup; got {shared}"
+            f"a training block needs one activation, one model and one training setup; got {shared}"
         )
     act = get_activation(m["activation"])
-    settings = dataclasses.replace(
-        train_settings(run_cfgs[0]["training"], m["train_output_bias"]),
-        progress_every_s=progress_every_s,
-    )
+    tcfg = run_cfgs[0]["training"]
+    settings = dataclasses.replace(train_settings(tcfg), progress_every_s=progress_every_s)
     tasks = [build_task(c["task"]) for c in run_cfgs]
-    shapes = {(t.dim, t.target.shape[1]) for t in tasks}
+    shapes = {(t.input_shape, t.target.shape[1], t.loss) for t in tasks}
     if len(shapes) != 1:
         raise ValueError(f"a training block needs equal input and output sizes; got {shapes}")
+    input_shape, n_out, loss = shapes.pop()
     data = [make_datasets(c["task"], task=t)["train"] for c, t in zip(run_cfgs, tasks, strict=True)]
     x = torch.as_tensor(np.stack([xs for _, xs in data]), device=dev)
     y = torch.as_tensor(
         np.stack([t.target[c] for t, (c, _) in zip(tasks, data, strict=True)]).astype(np.float32),
         device=dev,
     )
-    dim, n_out = shapes.pop()
-    params = init_shallow(
-        [c["model"]["init_seed"] for c in run_cfgs],
-        dim,
-        m["width"],
-        [c["model"]["readout"] for c in run_cfgs],
-        n_out=n_out,
-        init=m["init"],
-        bias_shift=act.bias_shift,
-    ).to(dev)
+    net = networks.build(m["arch"], networks.model_settings(m["arch"], m), act, input_shape, n_out)
+    params = to_device(
+        net.init(
+            [c["model"]["init_seed"] for c in run_cfgs], [c["model"]["readout"] for c in run_cfgs]
+        ),
+        dev,
+    )
     log.info(
         "training %d runs (%s, %s) for up to %d epochs on %s",
         len(run_cfgs),
@@ -188,15 +181,17 @@ def train_block(
     ckpt = Checkpointer(save, checkpoint_every_s) if checkpoint else None
     with checkpoints.stop_on_sigterm(ckpt) if ckpt else contextlib.nullcontext():
         result = train(
+            net,
             params,
             x,
             y,
-            act,
             settings,
             [c["training"]["shuffle_seed"] for c in run_cfgs],
             progress,
             checkpointer=ckpt,
             resume=resume,
+            loss=loss,
+            optimiser=tcfg.get("optimizer", "sgd"),
         )
     log.info(
         "trained in %.1fs; converged %d/%d", result.wall_s, result.converged.sum(), len(run_cfgs)

@@ -22,6 +22,7 @@ from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 
+from . import networks
 from .manifests import RECIPE_PATTERN, claims_recipe, recipe_hash
 from .tasks import Family, get_family
 
@@ -143,6 +144,7 @@ class Experiment:
 
         shared = {k: list(self.cfg[a]) for k, a in _SHARED_AXES.items()}
         shared["act"] = list(dict.fromkeys(canonical_activation(a) for a in shared["act"]))
+        shared["arch"] = list(dict.fromkeys(networks.canonical_network(a) for a in shared["arch"]))
         fam_keys = self.family.keys
         own = []
         for c in self.family.expand(self.cfg["axes"]):
@@ -340,15 +342,9 @@ class Experiment:
             | extra
             | {k: v for k, v in t.items() if k != "data_seed"}
             | {"data_seed": data_seed},
-            "model": {
-                "arch": cell["arch"],
-                "activation": cell["act"],
-                "width": m["width"],
-                "init": m["init"],
-                "train_output_bias": m["train_output_bias"],
-                "readout": cell["readout"],
-                "init_seed": seed,
-            },
+            "model": {"arch": cell["arch"], "activation": cell["act"]}
+            | networks.model_settings(cell["arch"], m)
+            | {"readout": cell["readout"], "init_seed": seed},
             "training": {k: v for k, v in tr.items() if k not in EXECUTION_KEYS}
             | {"shuffle_seed": seed},
         }
@@ -370,7 +366,8 @@ class Experiment:
             n_runs = self.n_runs
         else:
             acts = {canonical_activation(a) for a in self.cfg["activations"]}
-            shared = len(self.cfg["architectures"]) * len(self.cfg["readouts"]) * len(acts)
+            archs = {networks.canonical_network(a) for a in self.cfg["architectures"]}
+            shared = len(archs) * len(self.cfg["readouts"]) * len(acts)
             n_runs = len(self.seeds) * shared * self.family.count(self.cfg["axes"])
         if n_runs > MAX_RUNS:
             return [
@@ -449,6 +446,11 @@ class Sweep:
                     canonical_activation(act)
                 except ValueError as err:
                     bad.append(f"{where}.activations[{i}]': {err}")
+            for i, arch in enumerate(exp.cfg["architectures"]):
+                try:
+                    networks.canonical_network(arch)
+                except ValueError as err:
+                    bad.append(f"{where}.architectures[{i}]': {err}")
             bad += [
                 f"{where}.{e.split(': ', 1)[0]}': {e.split(': ', 1)[1]}" for e in exp.pack_errors()
             ]

@@ -1,11 +1,10 @@
-"""Batched SGD training of R independent networks as one vectorised model.
+"""Batched training of R independent networks as one vectorised model.
 
-Every run has its own data (R, n, D), its own shuffling generator and its own early stop, so
-its trajectory does not depend on the other runs in the batch (tested to ≤ 1e-5).
-Loss: binary cross-entropy with logits, averaged over the minibatch (summed over outputs for
-the gradient, paper_spec §5). Optimiser: plain SGD. The backward pass is written out (with the
-activation's f′) instead of autograd: it is what the original code does and avoids autograd's
-bookkeeping on tiny tensors.
+Every run has its own data (R, n, …), its own shuffling generator and its own early stop, so
+its trajectory does not depend on the other runs in the batch (tested to ≤ 1e-5). The loop sees
+a network (:mod:`repgeom.networks`: forward pass, gradient, trained parameters), a loss
+(:mod:`repgeom.losses`) and an optimiser (:mod:`repgeom.optimisers`) through their interfaces
+only: a new architecture, loss or optimiser never edits it.
 """
 
 from __future__ import annotations
@@ -14,14 +13,14 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from .activations import Activation
-from .models import ShallowBatch, logits
+from .losses import Loss, get_loss
+from .networks.base import Network, Params, clone, max_change, to_numpy
+from .optimisers import Optimiser, get_optimiser
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,6 @@ class TrainSettings:
     conv_tol: float = 1e-5
     snapshot_epochs: tuple[int, ...] = (0, 5000)
     progress_every_s: float = 10.0
-    train_output_bias: bool = True
 
 
 @dataclass
@@ -88,6 +86,7 @@ class LoopState:
     snapshots: dict[int, dict[str, np.ndarray]]
     elapsed_s: float
     reason: str = ""  # why it was saved, as read back from a checkpoint
+    optimiser: dict[str, np.ndarray] = field(default_factory=dict)  # the optimiser's state
 
 
 class Checkpointer:
@@ -108,90 +107,61 @@ class TrainingInterrupted(RuntimeError):
     """Training stopped on request after saving a checkpoint."""
 
 
-@dataclass
-class StepBuffers:
-    """Scratch tensors for one minibatch shape, reused by every step: (R, B, N) each.
-
-    Fresh multi-megabyte tensors at every step cost more than the arithmetic on them (the
-    allocator returns them to the OS and every page faults again), so the step writes into
-    these instead.
-    """
-
-    h: torch.Tensor
-    dpre: torch.Tensor
-    tmp: torch.Tensor
-
-    @classmethod
-    def for_batch(cls, xb: torch.Tensor, width: int) -> StepBuffers:
-        R, B, _ = xb.shape
-        return cls(*(torch.empty(R, B, width, dtype=xb.dtype, device=xb.device) for _ in range(3)))
-
-
-def sgd_step(
-    p: ShallowBatch,
+def step(
+    net: Network,
+    p: Params,
     xb: torch.Tensor,
     yb: torch.Tensor,
-    act: Activation,
+    loss: Loss,
+    optimiser: Optimiser,
+    opt_state: dict,
     lr: torch.Tensor,
-    buf: StepBuffers | None = None,
-    train_output_bias: bool = True,
+    workspace: dict | None = None,
+    grads: Params | None = None,
 ) -> torch.Tensor:
-    """One in-place SGD step on every run; returns the per-run minibatch loss (R,), the mean
-    over the minibatch and the K outputs.
+    """One optimiser step on every run, in place; returns each run's minibatch loss (R,).
 
-    xb (R, B, D), yb (R, B, K) float, lr (R,) (0 freezes a run); ``buf`` shaped for this
-    minibatch (allocated here when not given). The gradient sums over outputs (spec §5).
+    xb (R, B, …), yb (R, B, K) float, lr (R,) (0 freezes a run); ``workspace`` from
+    ``net.workspace`` for this minibatch shape and ``grads`` (trained name → zeros like the
+    parameter) are allocated here when not given. The error at the logits is scaled once by
+    the optimiser (the minibatch mean, and for SGD the learning rate too).
     """
-    if buf is None:
-        buf = StepBuffers.for_batch(xb, p.W.shape[1])
-    h = act.f_(torch.baddbmm(p.b.unsqueeze(1), xb, p.W.transpose(1, 2), out=buf.h))
-    z = logits(p, h)
-    loss = F.binary_cross_entropy_with_logits(z, yb, reduction="none").mean(dim=(1, 2))
-    # the learning rate and the minibatch mean are folded into the small (R, B, K) output error
-    dz = (torch.sigmoid(z) - yb).mul_((lr / xb.shape[1])[:, None, None])
-    if dz.shape[2] == 1:
-        torch.mul(dz, p.J, out=buf.dpre)  # (R, B, 1) · (R, 1, N): an outer product per run
+    z, hidden = net.forward(p, xb, workspace)
+    value = loss.value(z, yb)
+    dz = loss.error(z, yb).mul_(optimiser.error_scale(lr, xb.shape[1])[:, None, None])
+    if optimiser.fused:
+        net.backward(p, xb, hidden, dz, p, alpha=-1.0, accumulate=True, workspace=workspace)
     else:
-        torch.bmm(dz, p.J, out=buf.dpre)
-    act.backprop_(buf.dpre, h, buf.tmp)
-    p.W.baddbmm_(buf.dpre.transpose(1, 2), xb, alpha=-1)
-    p.b.sub_(buf.dpre.sum(1))
-    if train_output_bias:
-        p.bo.sub_(dz.sum(1))
-    return loss
-
-
-def _max_change(p: ShallowBatch, q: ShallowBatch) -> torch.Tensor:
-    """Per-run max |Δ| over the trained parameters, shape (R,)."""
-    return torch.stack(
-        [
-            (p.W - q.W).abs().amax(dim=(1, 2)),
-            (p.b - q.b).abs().amax(dim=1),
-            (p.bo - q.bo).abs().amax(dim=1),
-        ]
-    ).amax(0)
+        if grads is None:
+            grads = {k: torch.zeros_like(p[k]) for k in net.trained}
+        net.backward(p, xb, hidden, dz, grads, workspace=workspace)
+        optimiser.step(p, grads, opt_state, lr)
+    return value
 
 
 def train(
-    params: ShallowBatch,
+    net: Network,
+    params: Params,
     x: torch.Tensor,
     y: torch.Tensor,
-    act: Activation,
     settings: TrainSettings,
     shuffle_seeds: list[int],
     on_progress: Callable[[dict], None] | None = None,
     checkpointer: Checkpointer | None = None,
     resume: LoopState | None = None,
+    loss: Loss | str = "bce",
+    optimiser: Optimiser | str = "sgd",
 ) -> TrainResult:
-    """Train R networks in place.
+    """Train the R networks ``params`` of ``net`` in place.
 
-    x (R, n, D) float32, y (R, n, K) float32, both on the parameters' device.
-    ``shuffle_seeds`` (R,) seeds each run's minibatch order. With ``resume`` (a saved
-    :class:`LoopState` of the same runs), training goes on from its epoch and ends exactly as an
-    uninterrupted one; ``params`` are then overwritten by the saved ones.
+    x (R, n, …) float32 inputs, y (R, n, K) float32 targets (as ``loss`` reads them), both on
+    the parameters' device. ``shuffle_seeds`` (R,) seeds each run's minibatch order. With
+    ``resume`` (a saved :class:`LoopState` of the same runs), training goes on from its epoch
+    and ends exactly as an uninterrupted one; ``params`` are then overwritten by the saved ones.
     """
-    R, n, _ = x.shape
-    N = params.W.shape[1]
+    loss = get_loss(loss) if isinstance(loss, str) else loss
+    optimiser = get_optimiser(optimiser) if isinstance(optimiser, str) else optimiser
+    R, n = x.shape[:2]
     dev = x.device
     rngs = [shuffle_rng(s) for s in shuffle_seeds]
     lr_on = torch.full((R,), settings.lr, device=dev)
@@ -200,11 +170,14 @@ def train(
     converged = np.zeros(R, dtype=bool)
     loss_hist = np.full((R, settings.epochs), np.nan, dtype=np.float32)
     wanted = set(settings.snapshot_epochs)
-    snapshots = {0: params.to_numpy()} if 0 in wanted else {}
+    snapshots = {0: to_numpy(params)} if 0 in wanted else {}
+    opt_state = optimiser.init_state(params, net.trained)
     start, elapsed_before = 1, 0.0
     if resume is not None:
         for name, value in resume.params.items():
-            getattr(params, name).copy_(torch.as_tensor(value))
+            params[name].copy_(torch.as_tensor(value))
+        for name, value in resume.optimiser.items():
+            opt_state[name].copy_(torch.as_tensor(value))
         for g, state in zip(rngs, resume.rng_states, strict=True):
             g.bit_generator.state = state
         active = torch.tensor(resume.active, device=dev)  # a copy: it changes in place
@@ -216,7 +189,8 @@ def train(
     # the matmuls read them from cache; row r·n + i of the flat view is sample i of run r
     x_flat, y_flat = x.reshape(R * n, -1), y.reshape(R * n, -1)
     offset = (torch.arange(R, device=dev) * n)[:, None]
-    bufs: dict[int, tuple[torch.Tensor, torch.Tensor, StepBuffers]] = {}
+    bufs: dict[int, tuple] = {}
+    grads = None if optimiser.fused else {k: torch.zeros_like(params[k]) for k in net.trained}
     t0 = last = last_save = time.perf_counter()
     t0 -= elapsed_before
     epoch = start - 1
@@ -224,7 +198,7 @@ def train(
     def state() -> LoopState:
         return LoopState(
             epoch=epoch,
-            params=params.to_numpy(),
+            params=to_numpy(params),
             rng_states=[g.bit_generator.state for g in rngs],
             active=active.cpu().numpy().copy(),
             stop_epoch=stop_epoch.copy(),
@@ -232,11 +206,12 @@ def train(
             loss=loss_hist[:, :epoch].copy(),
             snapshots=dict(snapshots),
             elapsed_s=time.perf_counter() - t0,
+            optimiser=to_numpy(opt_state),
         )
 
     for epoch in range(start, settings.epochs + 1):
         perm = torch.as_tensor(np.stack([g.permutation(n) for g in rngs]), device=dev) + offset
-        before = params.clone()
+        before = clone({k: params[k] for k in net.trained})
         lr = lr_on * active
         total = torch.zeros(R, device=dev)
         n_batches = 0
@@ -244,24 +219,24 @@ def train(
             idx = perm[:, i : i + settings.batch_size]
             B = idx.shape[1]
             if B not in bufs:
-                xb = x.new_empty(R, B, x.shape[2])
-                bufs[B] = (xb, y.new_empty(R, B, y.shape[2]), StepBuffers.for_batch(xb, N))
-            xb, yb, buf = bufs[B]
+                xb = x.new_empty(R, B, *x.shape[2:])
+                bufs[B] = (xb, y.new_empty(R, B, y.shape[2]), net.workspace(R, B, xb))
+            xb, yb, ws = bufs[B]
             torch.index_select(x_flat, 0, idx.reshape(-1), out=xb.view(R * B, -1))
             torch.index_select(y_flat, 0, idx.reshape(-1), out=yb.view(R * B, -1))
-            total += sgd_step(params, xb, yb, act, lr, buf, settings.train_output_bias)
+            total += step(net, params, xb, yb, loss, optimiser, opt_state, lr, ws, grads)
             n_batches += 1
         # a copy: on the CPU .numpy() is a view, and `active` changes in place below
         was_active = active.cpu().numpy().copy()
         loss_hist[was_active, epoch - 1] = (total / n_batches).cpu().numpy()[was_active]
-        newly = active & (_max_change(params, before) <= settings.conv_tol)
+        newly = active & (max_change(params, before, net.trained) <= settings.conv_tol)
         if newly.any():
             idx = newly.cpu().numpy()
             stop_epoch[idx] = epoch
             converged[idx] = True
             active &= ~newly
         if epoch in wanted:
-            snapshots[epoch] = params.to_numpy()
+            snapshots[epoch] = to_numpy(params)
         now = time.perf_counter()
         all_done = not bool(active.any())
         if on_progress and (
@@ -292,7 +267,7 @@ def train(
             if checkpointer.stop_requested:
                 raise TrainingInterrupted(f"stopped on request after epoch {epoch}")
     # Runs frozen by early stopping keep their weights: later scheduled snapshots repeat them.
-    final = params.to_numpy()
+    final = to_numpy(params)
     for e in wanted:
         if e > epoch:
             snapshots[e] = final

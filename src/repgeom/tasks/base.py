@@ -100,6 +100,8 @@ class Task(ABC):
 
     #: per-coordinate standard deviation of the input noise
     sigma: float
+    #: the loss the network is trained with (:mod:`repgeom.losses`): k binary outputs
+    loss: str = "bce"
 
     @property
     @abstractmethod
@@ -130,6 +132,11 @@ class Task(ABC):
     @property
     def dim(self) -> int:
         return self.means.shape[1]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The shape of one input, (D,)."""
+        return (self.dim,)
 
     @property
     def target(self) -> np.ndarray:

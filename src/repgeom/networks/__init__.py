@@ -1,0 +1,176 @@
+"""Network kinds and their registry: names, settings and how to build one.
+
+Torch-free, so that the Snakefile and the configuration schema can read it on every parse. A
+kind is one module of this package (``mlp``, ``cnn``) that holds the implementation (a
+:class:`repgeom.networks.base.Network`, imported only when a job builds one) and registers a
+:class:`Kind` here: its name grammar, the model settings it reads with their JSON schema and
+defaults, the inputs it takes, and its paper defaults for training. Nothing outside this
+package lists a network's name or its parameters.
+
+Names
+-----
+``shallow`` is ``mlp1``, the one-hidden-layer network of every E1–E3/E6 experiment, and stays
+its canonical spelling (its folders keep ``arch=shallow``); ``mlp<L>`` (L = 2…16) is a
+multi-layer perceptron with L hidden layers of equal width; ``cnn`` is the CIFAR-10
+convolutional network. :func:`canonical_network` maps every spelling to one name (``mlp1`` →
+``shallow``, ``mlp02`` → ``mlp2``) and refuses others, listing the kinds.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+#: frozen readouts a network can draw (:func:`repgeom.networks.base.readout_weights`)
+READOUTS = ("uniform", "sphere", "balanced", "gauss")
+
+#: the input kinds a task can give: condition-mean tasks give feature vectors (``vector``),
+#: image data sets give (channels, height, width) arrays (``image``)
+INPUTS = ("vector", "image")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A registered network kind.
+
+    ``name``: the family name; ``pattern``: a regular expression its spellings match (group 1,
+    if any, the depth); ``canonical``: a match → the canonical name; ``description``: one line
+    for the schema; ``settings``: the ``model`` keys it reads, name → JSON schema (with a
+    default); ``inputs``: the input kind it takes (:data:`INPUTS`); ``build``:
+    ``"module:function"``, the builder ``(canonical name, model settings, activation,
+    input shape, n_out) → Network``, imported when a job needs it; ``training``: suggested
+    training settings, for the docs (``{"optimizer": "adam", "lr": 1e-3}``).
+    """
+
+    name: str
+    pattern: str
+    canonical: Callable[[re.Match], str]
+    description: str
+    settings: dict[str, dict]
+    inputs: str
+    build: str
+    training: dict = field(default_factory=dict)
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def register(kind: Kind) -> Kind:
+    if kind.name in KINDS:
+        raise ValueError(f"network kind {kind.name!r} is registered twice")
+    if kind.inputs not in INPUTS:
+        raise ValueError(f"network kind {kind.name!r}: inputs must be one of {INPUTS}")
+    KINDS[kind.name] = kind
+    return kind
+
+
+def _kind_of(name: str) -> tuple[Kind, re.Match]:
+    for kind in KINDS.values():
+        m = re.fullmatch(kind.pattern, name)
+        if m:
+            return kind, m
+    raise ValueError(f"unknown architecture {name!r}; allowed: {', '.join(NAME_EXAMPLES)}")
+
+
+def canonical_network(name: str) -> str:
+    """The canonical spelling of an architecture name; ValueError naming the kinds if none."""
+    if not isinstance(name, str):
+        raise ValueError(
+            f"architecture {name!r} is not a name; allowed: {', '.join(NAME_EXAMPLES)}"
+        )
+    kind, m = _kind_of(name)
+    return kind.canonical(m)
+
+
+def kind_of(name: str) -> Kind:
+    """The registered kind of any valid spelling."""
+    return _kind_of(name)[0]
+
+
+def settings_schema() -> dict[str, dict]:
+    """Every model setting any kind reads, name → JSON schema (the ``model`` section's
+    properties besides what every network shares)."""
+    out: dict[str, dict] = {}
+    for kind in KINDS.values():
+        for key, schema in kind.settings.items():
+            out.setdefault(key, schema)
+    return out
+
+
+def model_settings(arch: str, model_cfg: dict) -> dict:
+    """The settings ``arch`` reads from a resolved ``model`` section, in its declared order."""
+    kind = kind_of(arch)
+    return {k: model_cfg[k] for k in kind.settings if k in model_cfg}
+
+
+def build(arch: str, settings: dict, activation, input_shape: tuple[int, ...], n_out: int):
+    """The :class:`repgeom.networks.base.Network` named ``arch`` (imports torch)."""
+    name = canonical_network(arch)
+    module, _, fn = kind_of(name).build.partition(":")
+    return getattr(importlib.import_module(module), fn)(
+        name, settings, activation, input_shape, n_out
+    )
+
+
+# -- the kinds --------------------------------------------------------------------------------
+
+MAX_DEPTH = 16
+_WIDTH = {
+    "type": "integer",
+    "minimum": 2,
+    "maximum": 100000,
+    "multipleOf": 2,
+    "default": 120,
+    "description": "Hidden width N of every hidden layer (family defaults: 120 for delta, 128 "
+    "for alignment; the deep MLPs use 128).",
+}
+_INIT = {
+    "type": "string",
+    "enum": ["uniform", "normal"],
+    "default": "uniform",
+    "description": "Hidden weights of each layer ~ U(-1,1)/√fan_in (uniform, the δ-task) or "
+    "N(0,1)/√fan_in (normal, the alignment tasks); biases ~ N(0,1)/√fan_in either way.",
+}
+_TRAIN_OUT = {
+    "type": "boolean",
+    "default": True,
+    "description": "Whether the output bias b_o is trained (δ-task) or frozen (alignment tasks).",
+}
+_TRAIN_HIDDEN = {
+    "type": "boolean",
+    "default": True,
+    "description": "Whether the hidden biases are trained (true in E2/E3; the weight-space "
+    "experiment holds them fixed).",
+}
+
+
+def _mlp_name(m: re.Match) -> str:
+    depth = int(m.group(1)) if m.group(1) else 1
+    return "shallow" if depth == 1 else f"mlp{depth}"
+
+
+register(
+    Kind(
+        name="mlp",
+        pattern=r"shallow|mlp0*([1-9]|1[0-6])",
+        canonical=_mlp_name,
+        description="shallow (= mlp1): one hidden layer; mlp<L>: L = 2…16 hidden layers of "
+        "equal width, the same activation in each, a frozen random readout",
+        settings={
+            "width": _WIDTH,
+            "init": _INIT,
+            "train_output_bias": _TRAIN_OUT,
+            "train_hidden_bias": _TRAIN_HIDDEN,
+        },
+        inputs="vector",
+        build="repgeom.networks.mlp:build",
+        training={"optimizer": "sgd", "lr": 0.1},
+    )
+)
+
+#: spellings to show in messages and the schema's description
+NAME_EXAMPLES = ("shallow", "mlp1", "mlp2", "mlp3", "mlp4", f"… mlp{MAX_DEPTH}")
+#: a regular expression every valid spelling matches (for the JSON schema)
+NETWORK_PATTERN = "^(" + "|".join(k.pattern for k in KINDS.values()) + ")$"
