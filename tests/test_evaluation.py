@@ -143,16 +143,16 @@ def test_every_decoder_under_every_protocol_in_one_pass():
     decoders = (DecoderSpec("svm"), DecoderSpec("ridge"), DecoderSpec("liblinear_dual"))
     settings = EvalSettings(decoders, (CLEAN, ORIGINAL))
     out = evaluate_analyses(CFG, _snapshots(), settings)
-    assert list(out) == [(d.name, p) for d in decoders for p in ("clean", "original")]
+    assert list(out) == [(1, d.name, p) for d in decoders for p in ("clean", "original")]
     alone = evaluate_run(CFG, _snapshots(), EvalSettings((DecoderSpec("ridge"),)))
-    run, dich = out["ridge", "clean"]
+    run, dich = out[1, "ridge", "clean"]
     got = run | {f"{m}_{d}": v for (d, m), v in dich.items()}
     for col in METRIC_COLUMNS:  # sharing fits between analyses changes nothing
         np.testing.assert_array_equal(got[col], alone[col], err_msg=col)
     for d in decoders:  # metrics that no decoder touches are the same in every analysis
         for p in ("clean", "original"):
             for col in ("target_alignment", "test_loss", "sparsity"):
-                np.testing.assert_array_equal(out[d.name, p][0][col], run[col])
+                np.testing.assert_array_equal(out[1, d.name, p][0][col], run[col])
 
 
 def test_original_protocol_equals_its_straightforward_definition():
@@ -161,7 +161,7 @@ def test_original_protocol_equals_its_straightforward_definition():
     params = _snapshots()
     spec = DecoderSpec("svm")
     run, dich = evaluate_analyses(CFG, params, EvalSettings((spec,), (ORIGINAL,)))[
-        "svm", "original"
+        1, "svm", "original"
     ]
     D = delta_dichotomies()
     data = make_datasets(CFG["task"], 1.0)
@@ -226,7 +226,7 @@ def test_nearest_pair_ccgp_on_a_factorised_square():
         "bo": np.zeros((1, 1), np.float32),
     }
     pairs = Protocol("pairs", ccgp_splits="nearest_pairs", ccgp_sigma=0.05)
-    _, dich = evaluate_analyses(cfg, eye, EvalSettings(protocols=(pairs,)))["svm", "pairs"]
+    _, dich = evaluate_analyses(cfg, eye, EvalSettings(protocols=(pairs,)))[1, "svm", "pairs"]
     for name in ("b1", "b2"):
         assert dich[name, "ccgp"][0] == pytest.approx(1.0)
         assert dich[name, "ccgp_proper"][0] == dich[name, "ccgp"][0]
@@ -247,7 +247,7 @@ def test_alignment_original_protocol_is_nearest_pair_ccgp_on_fresh_samples():
     p = to_numpy(init_shallow([0, 1], 10, 16, ["gauss"] * 2, n_out=3, init="normal"))
     settings = EvalSettings(protocols=(CLEAN, ALIGN_ORIGINAL), test_sigma=0.5, ccgp_noise="test")
     out = evaluate_analyses(cfg, p, settings)
-    (run_c, dich_c), (run_o, dich_o) = out["svm", "clean"], out["svm", "original"]
+    (run_c, dich_c), (run_o, dich_o) = out[1, "svm", "clean"], out[1, "svm", "original"]
     for col in run_c:
         np.testing.assert_array_equal(run_c[col], run_o[col], err_msg=col)
     data = make_datasets(task, 0.5, protocol_sigma=0.5)

@@ -185,6 +185,18 @@ def test_columns_are_documented(done):
             assert set(pq.read_schema(f).names) <= documented, name
         for name in ("metrics.parquet", "dichotomies.parquet", "summary.parquet"):
             assert set(pq.read_schema(done / exp / name).names) <= documented, name
+    # the row keys are declared once (storage.ROW_KEYS); every table and the dictionary follow
+    run_keys = ["experiment", *storage.key_types(done / DELTA)]
+    for name, extra in (("metrics.parquet", ()), ("dichotomies.parquet", ("dichotomy",))):
+        names = pq.read_schema(done / DELTA / name).names
+        assert names[: len(run_keys) + len(storage.ROW_KEYS) + len(extra)] == [
+            *run_keys,
+            *storage.ROW_KEYS,
+            *extra,
+        ], name
+        section = doc.split(f"### {name}")[1].split("###")[0]
+        rows = re.findall(r"^\| `(\w+)`", section, flags=re.M)
+        assert rows[: len(storage.ROW_KEYS)] == list(storage.ROW_KEYS), name
 
 
 def test_nothing_to_do_after_a_run(done):

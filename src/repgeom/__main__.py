@@ -132,14 +132,16 @@ def headline(results: Path) -> str:
         family = meta["config"]["family"]
         n, batches, train_s = _training_time(exp)
         evaluation = meta["config"]["evaluation"]
+        frame = storage.primary(pd.read_parquet(metrics), evaluation)
+        keys = storage.layer_keys(meta["key_types"], frame)
         runs = with_target_ccgp(
-            storage.primary(pd.read_parquet(metrics), evaluation),
+            frame,
             storage.primary(
                 storage.verified_table(exp, "dichotomies.parquet").to_pandas(), evaluation
             ),
-            meta["key_types"],
+            keys,
         )
-        table = headline_table(runs, meta["key_types"])
+        table = headline_table(runs, keys)
         parts.append(
             "\n".join(
                 [

@@ -37,7 +37,9 @@ def effects(
 ) -> pd.DataFrame:
     """Per other analysis, metric and dichotomy (``*`` for run-level metrics): the differences
     to ``primary``. ``tables``: ``metrics`` and ``dichotomies`` as aggregated."""
-    keys = list(key_types)
+    from .storage import layer_keys
+
+    keys = list(layer_keys(key_types, tables["metrics"]))
     rows = []
     for table, metric in METRICS:
         df = tables[table]

@@ -262,12 +262,14 @@ def evaluate_analyses(
     settings: EvalSettings,
     device: str | torch.device = "cpu",
     task: Task | None = None,
-) -> dict[tuple[str, str], tuple[dict[str, np.ndarray], dict[tuple[str, str], np.ndarray]]]:
-    """All metrics of one run at each snapshot, for every analysis.
+) -> dict[tuple[int, str, str], tuple[dict[str, np.ndarray], dict[tuple[str, str], np.ndarray]]]:
+    """All metrics of one run at each snapshot, for every hidden layer and every analysis.
 
     params: name → (S, ...) snapshot arrays of one run; ``device`` runs the batched decoders;
     ``task`` is the run's task when the caller has built it already.
-    Returns (decoder, protocol) → (run-level column → (S,), (dichotomy, metric) → (S,)).
+    Returns (layer, decoder, protocol) → (run-level column → (S,), (dichotomy, metric) → (S,)),
+    layer 1 … L counted from the input. The losses and the accuracy belong to the network and
+    repeat in every layer's rows.
     """
     task_cfg = run_cfg["task"]
     task = task or build_task(task_cfg)
@@ -286,21 +288,37 @@ def evaluate_analyses(
     snap = {k: torch.tensor(v[uniq]) for k, v in params.items()}
     S = len(uniq)
 
-    means = task.means.astype(np.float32)
-    layer = -1  # the last hidden layer
-    Zbar = representations(net, snap, means)[1][layer].numpy().astype(np.float64)  # (S, C, N)
+    zbar = representations(net, snap, task.means.astype(np.float32))[1]
     out_by_split = {k: representations(net, snap, x) for k, (_, x) in data.items()}
-    H = {k: hs[layer].numpy() for k, (_, hs) in out_by_split.items()}
     cond = {k: c for k, (c, _) in data.items()}
-    target = task.target  # (C, K)
-
-    run: dict[str, np.ndarray] = {}
+    network: dict[str, np.ndarray] = {}
     for split in ("train", "test"):
         z = out_by_split[split][0]
-        y = torch.as_tensor(target[cond[split]], dtype=torch.float32).expand(z.shape)
-        run[f"{split}_loss"] = loss.value(z, y).numpy()
+        y = torch.as_tensor(task.target[cond[split]], dtype=torch.float32).expand(z.shape)
+        network[f"{split}_loss"] = loss.value(z, y).numpy()
         if split == "test":
-            run["test_accuracy"] = loss.correct(z, y).numpy()
+            network["test_accuracy"] = loss.correct(z, y).numpy()
+    out = {}
+    for i, layer in enumerate(net.layers):
+        H = {k: hs[i].numpy() for k, (_, hs) in out_by_split.items()}
+        weights = snap[net.weights[layer]].reshape(S, -1).numpy()
+        run = network | {"weight_norm": np.linalg.norm(weights, axis=-1)}
+        Zbar = zbar[i].numpy().astype(np.float64)  # (S, C, N)
+        for key, value in _layer_analyses(task, settings, Zbar, H, cond, run, device).items():
+            out[(i + 1, *key)] = (
+                {k: np.asarray(v, dtype=np.float64)[inverse] for k, v in value[0].items()},
+                {k: np.asarray(v, dtype=np.float64)[inverse] for k, v in value[1].items()},
+            )
+    return out
+
+
+def _layer_analyses(task, settings, Zbar, H, cond, run, device):
+    """Every analysis of one hidden layer at the S distinct snapshots: Zbar (S, C, N) the
+    condition-mean responses, H split → (S, n, N) the sample responses, ``run`` the columns
+    computed already (losses, accuracy, the layer's weight norm)."""
+    S = len(Zbar)
+    target = task.target  # (C, K)
+    run = dict(run)
     run["input_alignment"] = M.linear_cka(
         Zbar, np.broadcast_to(task.means, (S,) + task.means.shape)
     )
@@ -309,12 +327,10 @@ def evaluate_analyses(
     run["task_alignment"] = np.full(S, task.alignment)
     run["participation_ratio"] = M.participation_ratio(H["test"].astype(np.float64))
     run["sparsity"] = np.mean(H["test"] > 0, axis=(1, 2))
-    weights = snap[net.weights[net.layers[layer]]]
-    run["weight_norm"] = np.linalg.norm(weights.reshape(S, -1).numpy(), axis=-1)
 
     sources = {"means": Zbar}
     if any(p.ps_on == "test_averages" for p in settings.protocols):
-        sources["test_averages"] = _condition_averages(H["test"], cond["test"], len(means))
+        sources["test_averages"] = _condition_averages(H["test"], cond["test"], len(target))
     ps = {
         src: {name: M.parallelism_score(Z, lab) for name, lab in task.dichotomies.items()}
         for src, Z in sources.items()
@@ -355,12 +371,8 @@ def evaluate_analyses(
             r["shattering_dim"] = dich.pop(("*shatter*", "decoding"))
             r["shattering_dim_noisy"] = dich.pop(("*shatter*", "decoding_noisy"))
             out[spec.name, p.name] = (
-                {k: np.asarray(r[k], dtype=np.float64)[inverse] for k in RUN_COLUMNS},
-                {
-                    (name, m): np.asarray(dich[name, m], dtype=np.float64)[inverse]
-                    for name in task.dichotomies
-                    for m in DICHOTOMY_COLUMNS
-                },
+                {k: r[k] for k in RUN_COLUMNS},
+                {(name, m): dich[name, m] for name in task.dichotomies for m in DICHOTOMY_COLUMNS},
             )
     return out
 
@@ -372,7 +384,8 @@ def evaluate_run(
     device: str | torch.device = "cpu",
     task: Task | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[tuple[str, str], np.ndarray]]:
-    """The primary analysis (first decoder, first protocol) of :func:`evaluate_analyses`:
-    (run-level column → (S,), (dichotomy, metric) → (S,))."""
+    """The primary analysis (first decoder, first protocol) of :func:`evaluate_analyses` at the
+    last hidden layer: (run-level column → (S,), (dichotomy, metric) → (S,))."""
     out = evaluate_analyses(run_cfg, params, settings, device, task)
-    return out[settings.decoders[0].name, settings.protocols[0].name]
+    last = max(layer for layer, _, _ in out)
+    return out[last, settings.decoders[0].name, settings.protocols[0].name]

@@ -243,11 +243,11 @@ def evaluate_block(
         outcome = meta["training_outcome"]
         S, A = len(epochs), len(analyses)
         names = list(task.dichotomies)
-        decoder = [d for d, _ in analyses]
-        protocol = [p for _, p in analyses]
+        layer, decoder, protocol = (list(col) for col in zip(*analyses, strict=True))
         table = pa.table(
             {
                 "epoch": pa.array(np.tile(epochs, A), pa.int32()),
+                "layer": pa.array(np.repeat(layer, S), pa.int32()),
                 "decoder": pa.array(np.repeat(decoder, S), pa.string()),
                 "protocol": pa.array(np.repeat(protocol, S), pa.string()),
             }
@@ -264,6 +264,7 @@ def evaluate_block(
         long = pa.table(
             {
                 "epoch": pa.array(np.tile(epochs, len(names) * A), pa.int32()),
+                "layer": pa.array(np.repeat(layer, rows), pa.int32()),
                 "decoder": pa.array(np.repeat(decoder, rows), pa.string()),
                 "protocol": pa.array(np.repeat(protocol, rows), pa.string()),
                 "dichotomy": pa.array(np.tile(np.repeat(names, S), A), pa.string()),
@@ -289,7 +290,7 @@ def evaluate_block(
         storage.write_parquet(table, dst, meta_out)
         storage.write_parquet(long, dst_d, meta_out)
         log.info(
-            "evaluated %s (%d snapshots × %d analyses) in %.1fs",
+            "evaluated %s (%d snapshots × %d layer-analyses) in %.1fs",
             dst,
             S,
             A,
@@ -321,9 +322,7 @@ def collect(files: list[str], experiment: str, key_types: dict[str, str]) -> pd.
 def summarise(runs: pd.DataFrame, dich: pd.DataFrame, key_types: dict[str, str]) -> pd.DataFrame:
     """Mean, std, sem and n over seeds per cell, epoch and metric, in long form; per-dichotomy
     metrics carry their dichotomy (null for run-level metrics)."""
-    keys = (
-        ["experiment"] + [k for k in key_types if k != "seed"] + ["epoch", *storage.ANALYSIS_KEYS]
-    )
+    keys = ["experiment"] + [k for k in key_types if k != "seed"] + list(storage.ROW_KEYS)
     run_long = runs.melt(id_vars=keys + ["seed"], value_vars=list(RUN_COLUMNS), var_name="metric")
     run_long["dichotomy"] = pd.Series(pd.NA, index=run_long.index, dtype="string")
     d_long = dich.melt(

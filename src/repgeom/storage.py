@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from .files import atomic, file_digest, temporary_name  # noqa: F401 (re-exported)
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"  # 4: a layer row key
 META_PREFIX = "repgeom."
 _PACKAGES = ("repgeom", "torch", "numpy", "scikit-learn", "pyarrow", "snakemake")
 
@@ -184,8 +184,12 @@ def open_runs(
     )
 
 
-#: the columns that name an analysis in the metric tables, after ``epoch``
+#: the columns that name an analysis in the metric tables
 ANALYSIS_KEYS = ("decoder", "protocol")
+#: the row keys of metrics.parquet after the run keys, in column order: the snapshot, the
+#: hidden layer (1 … L from the input) and the analysis; dichotomies.parquet adds DICHOTOMY_KEY
+ROW_KEYS = ("epoch", "layer", *ANALYSIS_KEYS)
+DICHOTOMY_KEY = "dichotomy"
 
 
 def primary_analysis(evaluation: dict) -> tuple[str, str] | None:
@@ -195,6 +199,22 @@ def primary_analysis(evaluation: dict) -> tuple[str, str] | None:
     if "decoders" not in evaluation:
         return None
     return evaluation["decoders"][0], evaluation["protocols"][0]
+
+
+def layer_keys(key_types: dict[str, str], df) -> dict[str, str]:
+    """The run keys plus ``layer`` where the table has it: the keys of one hidden layer of one
+    run, by which metrics are paired and grouped (tables from before layers were keys have
+    one layer per run)."""
+    return key_types | ({"layer": "int64"} if "layer" in df.columns else {})
+
+
+def last_layer(df):
+    """The rows of each architecture's last hidden layer (every row for tables from before
+    layers were keys): what the one-layer figures show."""
+    if "layer" not in df.columns:
+        return df
+    last = df.groupby("arch", observed=True)["layer"].transform("max")
+    return df[df["layer"] == last].reset_index(drop=True)
 
 
 def primary(df, evaluation: dict):

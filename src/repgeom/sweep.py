@@ -123,9 +123,14 @@ class Experiment:
 
     @property
     def figures(self) -> tuple[str, ...]:
-        """Names of the experiment's figures: its family's, and ``analyses`` when it has more
-        than one analysis."""
-        return self.family.figures + (("analyses",) if len(self.analyses) > 1 else ())
+        """Names of the experiment's figures: its family's, ``analyses`` when it has more than
+        one analysis, ``layers`` when an architecture has more than one hidden layer."""
+        deep = any(networks.n_layers(a) > 1 for a in self.cfg["architectures"])
+        return (
+            self.family.figures
+            + (("analyses",) if len(self.analyses) > 1 else ())
+            + (("layers",) if deep else ())
+        )
 
     @property
     def key_types(self) -> dict[str, str]:
@@ -294,7 +299,9 @@ class Experiment:
         made_from = {
             "aggregate": self.aggregate_recipe(),
             "claims": claims_recipe(agg),
-            "figures": {"aggregate": agg, "figures": self.cfg["figures"]},
+            # the names too: a version that draws another figure draws it on the next run
+            "figures": {"aggregate": agg, "figures": self.cfg["figures"]}
+            | {"names": list(self.figures)},
         }[stage]
         return f"{self.root}/jobs/{stage}-{recipe_hash(made_from)}.json"
 

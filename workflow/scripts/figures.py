@@ -23,6 +23,7 @@ with log_to(snakemake.log[0]):
     made_from = {
         "aggregate": manifests.experiment_manifest(exp)["recipe"],
         "figures": snakemake.params.figures,
+        "names": [os.path.splitext(os.path.basename(p))[0] for p in out.png],
     }
     manifests.check_name(out.stamp, made_from)
     manifests.write_manifest(

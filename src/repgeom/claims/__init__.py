@@ -221,7 +221,9 @@ def check_one(
 ) -> pd.DataFrame:
     """Every claim of ``family`` on one analysis of an experiment: one row per claim and
     setting."""
-    keys = list(key_types)
+    from ..storage import layer_keys
+
+    keys = list(layer_keys(key_types, metrics))  # each hidden layer is a setting of its own
     cell = [k for k in keys if k not in ("act", "seed")]
     final = final_epoch(metrics, keys)
     dich = final_epoch(dichotomies, keys + ["dichotomy"])

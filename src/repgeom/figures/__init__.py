@@ -18,7 +18,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..storage import primary, read_metadata  # noqa: E402
+from ..storage import last_layer, primary, read_metadata  # noqa: E402
 from ..tasks import get_family  # noqa: E402
 
 COLORS = {"tanh": "#c0392b", "relu": "#2471a3"}
@@ -53,17 +53,29 @@ def band(ax, x, m, s, label, color=None, ls="-"):
 
 #: the figure of every analysis side by side (drawn when an experiment has more than one)
 ANALYSES = "analyses"
+#: the per-layer figure (drawn when an architecture has more than one hidden layer)
+LAYERS = "layers"
 
 
 def draw_experiment(family: str, metrics_path, dichotomies_path, outputs: list[str], settings):
     """Draw the figures of one experiment of ``family`` into ``outputs``: the family's figures
     from the primary analysis and, if named in ``outputs``, the analyses figure."""
-    metrics, dichotomies = pd.read_parquet(metrics_path), pd.read_parquet(dichotomies_path)
+    # the family figures show one hidden layer: each architecture's last (the shallow
+    # network's only one); the layers figure shows them all
+    everything = pd.read_parquet(metrics_path), pd.read_parquet(dichotomies_path)
+    metrics, dichotomies = (last_layer(t) for t in everything)
     meta = read_metadata(metrics_path)
     evaluation = meta["config"]["evaluation"]
-    mine = [o for o in outputs if Path(o).stem != ANALYSES]
+    mine = [o for o in outputs if Path(o).stem not in (ANALYSES, LAYERS)]
     df = wide(primary(metrics, evaluation), primary(dichotomies, evaluation))
     import_module(f"{__name__}.{family}").draw(df, mine, settings, evaluation)
+    deep = [o for o in outputs if Path(o).stem == LAYERS]
+    if deep:
+        from . import layers
+
+        layers.draw(
+            everything[0], meta["key_types"], settings, evaluation, deep, meta["experiment"]
+        )
     extra = [o for o in outputs if Path(o).stem == ANALYSES]
     if extra:
         from . import analyses

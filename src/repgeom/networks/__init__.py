@@ -40,8 +40,9 @@ class Kind:
     for the schema; ``settings``: the ``model`` keys it reads, name → JSON schema (with a
     default); ``inputs``: the input kind it takes (:data:`INPUTS`); ``build``:
     ``"module:function"``, the builder ``(canonical name, model settings, activation,
-    input shape, n_out) → Network``, imported when a job needs it; ``training``: suggested
-    training settings, for the docs (``{"optimizer": "adam", "lr": 1e-3}``).
+    input shape, n_out) → Network``, imported when a job needs it; ``n_layers``: a canonical
+    name → its number of hidden layers (the rows of the per-layer metrics); ``training``:
+    suggested training settings, for the docs (``{"optimizer": "adam", "lr": 1e-3}``).
     """
 
     name: str
@@ -51,6 +52,7 @@ class Kind:
     settings: dict[str, dict]
     inputs: str
     build: str
+    n_layers: Callable[[str], int]
     training: dict = field(default_factory=dict)
 
 
@@ -87,6 +89,12 @@ def canonical_network(name: str) -> str:
 def kind_of(name: str) -> Kind:
     """The registered kind of any valid spelling."""
     return _kind_of(name)[0]
+
+
+def n_layers(arch: str) -> int:
+    """The number of hidden layers of the architecture ``arch`` (any valid spelling)."""
+    name = canonical_network(arch)
+    return kind_of(name).n_layers(name)
 
 
 def settings_schema() -> dict[str, dict]:
@@ -166,6 +174,7 @@ register(
         },
         inputs="vector",
         build="repgeom.networks.mlp:build",
+        n_layers=lambda name: 1 if name == "shallow" else int(name.removeprefix("mlp")),
         training={"optimizer": "sgd", "lr": 0.1},
     )
 )

@@ -1,0 +1,105 @@
+"""The per-layer figure of an experiment with deep networks (spec §6: the tanh/relu difference
+in every hidden layer).
+
+``layers``: each run's final target and input alignment (kernel alignment on the condition
+means) against the hidden layer, one line per activation (mean ± s.e.m. over seeds), one column
+per architecture with more than one hidden layer. The experiment's other axes are held at one
+cell, stated in the title: the configured ``figures`` σ and readout where set, else the middle
+value of each axis (the δ-task's middle δ, say), so that no panel averages across settings.
+A one-layer architecture of the same experiment is not drawn (its layer 1 is the headline's).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ..storage import primary
+from ..sweep import fmt_float
+from . import band, mean_sem
+from .alignment import activation_colors
+
+ROWS = (("target_alignment", "target alignment"), ("input_alignment", "input alignment"))
+
+
+def cell_choice(df: pd.DataFrame, keys: list[str], settings: dict) -> dict:
+    """One value per key: ``settings[key]`` where configured (σ, readout), else the middle of
+    the key's sorted values."""
+    out = {}
+    for k in keys:
+        values = sorted(df[k].unique())
+        want = settings.get(k)
+        hit = [v for v in values if want is not None and str(v) == str(want)]
+        if want is not None and isinstance(values[0], float):
+            hit = [v for v in values if np.isclose(v, float(want))]
+        out[k] = hit[0] if hit else values[len(values) // 2]
+    return out
+
+
+def _text(v) -> str:
+    return fmt_float(v) if isinstance(v, float) else str(v)
+
+
+def draw(
+    metrics: pd.DataFrame,
+    key_types: dict[str, str],
+    settings: dict,
+    evaluation: dict,
+    outputs: list[str],
+    experiment: str,
+) -> None:
+    """Draw ``layers`` into ``outputs`` from the experiment's aggregated run metrics."""
+    df = primary(metrics, evaluation)
+    run = [*key_types, "layer"]
+    df = df[df["epoch"] == df.groupby(run, observed=True)["epoch"].transform("max")]
+    depth = df.groupby("arch", observed=True)["layer"].max()
+    deep = [a for a in dict.fromkeys(df["arch"]) if depth[a] > 1]
+    other = [k for k in key_types if k not in ("arch", "act", "seed")]
+    choice = cell_choice(df, other, settings)
+    for k, v in choice.items():
+        df = df[df[k] == v]
+    acts = list(dict.fromkeys(df["act"]))
+    colors = activation_colors(acts)
+    plt.rcParams.update({"figure.dpi": settings["dpi"], "font.size": 9})
+    fig, axes = plt.subplots(
+        len(ROWS),
+        len(deep),
+        figsize=(max(3.2 * len(deep) + 0.6, 5.0), 5.4),
+        squeeze=False,
+        sharey=True,
+    )
+    n_min = []
+    for j, arch in enumerate(deep):
+        sub = df[df["arch"] == arch]
+        epochs = sorted(sub["epoch"].unique())
+        for i, (col, label) in enumerate(ROWS):
+            ax = axes[i, j]
+            for act in acts:
+                s = mean_sem(sub[sub["act"] == act], ["layer"], col)
+                n_min.append(int(s["count"].min()))
+                band(ax, s["layer"], s["mean"], s["sem"], act, colors[act])
+            ax.set_xticks(range(1, int(depth[arch]) + 1))
+            ax.set_ylim(0, 1.02)
+            ax.grid(alpha=0.3)
+            if i == 0:
+                ep = "/".join(str(e) for e in epochs)
+                ax.set_title(f"{arch} (epoch {ep})")
+            if i == len(ROWS) - 1:
+                ax.set_xlabel("hidden layer (1 = nearest the input)")
+            if j == 0:
+                ax.set_ylabel(label)
+    axes[0, -1].legend(loc="lower right", fontsize=8)
+    where = ", ".join(f"{k} = {_text(v)}" for k, v in choice.items())
+    fig.suptitle(
+        f"{experiment}: kernel alignment per hidden layer, end of training\n"
+        f"{where}\nmean ± s.e.m. over n = {min(n_min)} seeds",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    for p in outputs:
+        Path(p).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(p, dpi=fig.dpi)
+    plt.close(fig)
