@@ -200,21 +200,21 @@ def _read_verified(path: Path, records: int, sha256: str, hint: str) -> np.ndarr
     cached = _DIGESTS.get(key)
     data = np.empty(expected_size, dtype=np.uint8)
     view = memoryview(data)
-    digest = hashlib.sha256()
+    digest = hashlib.sha256() if cached is None else None
     with open(path, "rb") as fh:
         done = 0
         while done < expected_size:
             n = fh.readinto(view[done : done + _CHUNK])
             if not n:
                 break
-            if cached is None:
+            if digest is not None:
                 digest.update(view[done : done + n])
             done += n
         grew = fh.read(1) != b""
     # The file changed between stat and read (another writer): refuse rather than guess.
     if done != expected_size or grew:
         raise _problem(path, f"changed while being read ({done} bytes read)", hint)
-    found = cached if cached is not None else digest.hexdigest()
+    found = digest.hexdigest() if digest is not None else cached
     _DIGESTS[key] = found
     if found != sha256:
         raise _problem(path, f"altered or corrupt: SHA-256 expected {sha256}, found {found}", hint)
