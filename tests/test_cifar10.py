@@ -276,3 +276,13 @@ def test_command_line_tiny_and_verify(tmp_path, capsys):
     (tmp_path / "t" / "data_batch_3.bin").write_bytes(b"x")
     assert c10._main(["verify", str(tmp_path / "t")]) == 1
     assert "data_batch_3.bin" in capsys.readouterr().out
+
+
+def test_readme_has_the_section_the_errors_point_to():
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert "\n## CIFAR-10 data (for the CNN experiment)\n" in readme
+    assert "CIFAR-10 data (for the CNN experiment)" in c10.FETCH_HINT
+    assert "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz" in readme
+    assert "c32a1d4ab5d03f1284b67883e8d87530  cifar-10-binary.tar.gz" in readme
