@@ -286,3 +286,10 @@ def test_readme_has_the_section_the_errors_point_to():
     assert "CIFAR-10 data (for the CNN experiment)" in c10.FETCH_HINT
     assert "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz" in readme
     assert "c32a1d4ab5d03f1284b67883e8d87530  cifar-10-binary.tar.gz" in readme
+
+
+def test_loaded_arrays_are_contiguous_and_own_their_memory(tmp_path):
+    c10.tiny(tmp_path, n_per_class=1)
+    images, labels = c10.load(tmp_path, "train")
+    assert images.flags["C_CONTIGUOUS"] and labels.flags["C_CONTIGUOUS"]
+    assert not np.shares_memory(images, labels)

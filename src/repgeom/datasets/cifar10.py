@@ -178,10 +178,11 @@ def _expected(folder: Path, names: Sequence[str]) -> tuple[dict[str, tuple[int, 
 # ---------------------------------------------------------------- verified reading
 
 
-def _read_verified(path: Path, records: int, sha256: str, hint: str) -> np.ndarray:
-    """The bytes of ``path`` as uint8 (records × 3073,), after checking that the file exists,
-    has exactly records × 3073 bytes and that those bytes have SHA-256 ``sha256``."""
-    expected_size = records * RECORD_BYTES
+def _read_verified(path: Path, out: np.ndarray, sha256: str, hint: str) -> None:
+    """Fill ``out`` (uint8, records × 3073 bytes) with the bytes of ``path``, after checking
+    that the file exists and has exactly ``out.size`` bytes, and that those bytes (hashed in
+    chunks as they are read) have SHA-256 ``sha256``."""
+    expected_size = out.size
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -192,14 +193,13 @@ def _read_verified(path: Path, records: int, sha256: str, hint: str) -> np.ndarr
         kind = "truncated" if st.st_size < expected_size else "too large"
         raise _problem(
             path,
-            f"{kind}: expected {expected_size} bytes ({records} records of {RECORD_BYTES}), "
-            f"found {st.st_size}",
+            f"{kind}: expected {expected_size} bytes "
+            f"({expected_size // RECORD_BYTES} records of {RECORD_BYTES}), found {st.st_size}",
             hint,
         )
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ino)
     cached = _DIGESTS.get(key)
-    data = np.empty(expected_size, dtype=np.uint8)
-    view = memoryview(data)
+    view = memoryview(out)
     digest = hashlib.sha256() if cached is None else None
     with open(path, "rb") as fh:
         done = 0
@@ -218,14 +218,10 @@ def _read_verified(path: Path, records: int, sha256: str, hint: str) -> np.ndarr
     _DIGESTS[key] = found
     if found != sha256:
         raise _problem(path, f"altered or corrupt: SHA-256 expected {sha256}, found {found}", hint)
-    return data
 
 
-def _parse_records(data: np.ndarray, path: Path, hint: str) -> tuple[np.ndarray, np.ndarray]:
-    """Images uint8 (n, 3, 32, 32) and labels int64 (n,) from n verified 3073-byte records;
-    refuses a label byte above 9."""
-    rec = data.reshape(-1, RECORD_BYTES)
-    labels = rec[:, 0].astype(np.int64)
+def _check_labels(labels: np.ndarray, path: Path, hint: str) -> None:
+    """Refuse a label byte above 9 among ``labels`` (uint8 (n,), the records of ``path``)."""
     bad = np.flatnonzero(labels >= len(CLASSES))
     if bad.size:
         i = int(bad[0])
@@ -235,9 +231,6 @@ def _parse_records(data: np.ndarray, path: Path, hint: str) -> tuple[np.ndarray,
             f"{bad.size} such record(s)",
             hint,
         )
-    # Each record's pixel bytes are the R, G and B planes, each 32 rows of 32: C, H, W order.
-    images = rec[:, 1:].reshape(-1, CHANNELS, HEIGHT, WIDTH)
-    return np.ascontiguousarray(images), labels
 
 
 def load(folder: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -257,15 +250,19 @@ def load(folder: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]
     if not folder.is_dir():
         raise _problem(folder, "data folder not found", FETCH_HINT)
     expected, hint = _expected(folder, SPLITS[split])
-    # Verify every file of the split before parsing any, so that no partial split is returned.
-    raw = {
-        name: _read_verified(folder / name, records, sha, hint)
-        for name, (records, sha) in expected.items()
-    }
-    parts = [_parse_records(raw[name], folder / name, hint) for name in SPLITS[split]]
-    images = np.concatenate([p[0] for p in parts])
-    labels = np.concatenate([p[1] for p in parts])
-    return images, labels
+    # The split's files are read, in order, into one buffer of records (no copy per file);
+    # all are verified before any is parsed, so no partial split is ever returned.
+    ends = np.cumsum([expected[name][0] for name in SPLITS[split]])
+    rec = np.empty((int(ends[-1]), RECORD_BYTES), dtype=np.uint8)
+    for name, end in zip(SPLITS[split], ends, strict=True):
+        records, sha = expected[name]
+        _read_verified(folder / name, rec[end - records : end].reshape(-1), sha, hint)
+    for name, end in zip(SPLITS[split], ends, strict=True):
+        _check_labels(rec[end - expected[name][0] : end, 0], folder / name, hint)
+    # Each record's pixel bytes are the R, G and B planes, each 32 rows of 32: C, H, W order.
+    # A strided view of the buffer; one copy makes it contiguous and frees the label bytes.
+    images = np.ascontiguousarray(rec[:, 1:].reshape(-1, CHANNELS, HEIGHT, WIDTH))
+    return images, rec[:, 0].astype(np.int64)
 
 
 def verify(folder: str | os.PathLike) -> dict[str, int]:
