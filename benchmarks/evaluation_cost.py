@@ -24,7 +24,8 @@ from repgeom import metrics as M
 from repgeom import networks
 from repgeom.activations import get_activation
 from repgeom.decoders import DecoderSpec, _fits, accuracies
-from repgeom.evaluation import EvalSettings, decoding_problems, make_datasets, representations
+from repgeom.evaluation import EvalSettings, decoding_problems, representations
+from repgeom.samples import make_datasets
 from repgeom.tasks import build_task
 from repgeom.training import TrainSettings, snapshot_epochs, train
 

@@ -4,9 +4,9 @@ import torch
 import torch.nn.functional as F
 from conftest import mlp
 
-from repgeom.evaluation import make_datasets
 from repgeom.networks.base import clone
 from repgeom.optimisers import get_optimiser
+from repgeom.samples import make_datasets
 from repgeom.tasks.delta import delta_dichotomies
 from repgeom.training import TrainSettings, snapshot_epochs, step, train
 

@@ -28,17 +28,8 @@ from .activations import get_activation
 from .decoders import DecoderSpec, Problem, accuracies
 from .losses import get_loss
 from .protocols import CLEAN, Protocol
-from .tasks import (
-    STREAM_NOISY_TEST,
-    STREAM_NOISY_TRAIN,
-    STREAM_PROTOCOL,
-    STREAM_TEST,
-    STREAM_TRAIN,
-    Task,
-    build_task,
-    data_rng,
-    get_family,
-)
+from .samples import make_datasets
+from .tasks import Task, build_task, get_family
 
 #: run-level metric columns of metrics.parquet, in order (docs/data_dictionary.md)
 RUN_COLUMNS = (
@@ -86,32 +77,6 @@ def eval_settings(ecfg: dict, family: str) -> EvalSettings:
     return EvalSettings(
         specs, protocols, ecfg["test_sigma"], ecfg["ccgp_noise"], ecfg["ccgp_max_splits"]
     )
-
-
-def make_datasets(
-    task_cfg: dict,
-    test_sigma: float | None = None,
-    task: Task | None = None,
-    protocol_sigma: float | None = None,
-):
-    """The run's samples as name → (conditions (n,), inputs (n, D) float32).
-
-    ``train``/``test`` at the task's noise (the trainer uses ``train``); with ``test_sigma``
-    also ``noisy_train``/``noisy_test`` drawn at that noise from their own streams; with
-    ``protocol_sigma`` also ``protocol`` (n_train samples at that noise, its own stream).
-    """
-    task = task or build_task(task_cfg)
-    ds, n_tr, n_te = task_cfg["data_seed"], task_cfg["n_train"], task_cfg["n_test"]
-    out = {
-        "train": task.sample(n_tr, data_rng(ds, STREAM_TRAIN)),
-        "test": task.sample(n_te, data_rng(ds, STREAM_TEST)),
-    }
-    if test_sigma is not None:
-        out["noisy_train"] = task.sample(n_tr, data_rng(ds, STREAM_NOISY_TRAIN), test_sigma)
-        out["noisy_test"] = task.sample(n_te, data_rng(ds, STREAM_NOISY_TEST), test_sigma)
-    if protocol_sigma is not None:
-        out["protocol"] = task.sample(n_tr, data_rng(ds, STREAM_PROTOCOL), protocol_sigma)
-    return out
 
 
 def _labels(labels: np.ndarray, conds=None) -> tuple[int, ...]:
@@ -288,7 +253,8 @@ def evaluate_analyses(
     snap = {k: torch.tensor(v[uniq]) for k, v in params.items()}
     S = len(uniq)
 
-    zbar = representations(net, snap, task.means.astype(np.float32))[1]
+    kernel_x, input_features, target_features = task.kernel_inputs()
+    zbar = representations(net, snap, kernel_x)[1]
     out_by_split = {k: representations(net, snap, x) for k, (_, x) in data.items()}
     cond = {k: c for k, (c, _) in data.items()}
     network: dict[str, np.ndarray] = {}
@@ -304,7 +270,9 @@ def evaluate_analyses(
         weights = snap[net.weights[layer]].reshape(S, -1).numpy()
         run = network | {"weight_norm": np.linalg.norm(weights, axis=-1)}
         Zbar = zbar[i].numpy().astype(np.float64)  # (S, C, N)
-        for key, value in _layer_analyses(task, settings, Zbar, H, cond, run, device).items():
+        features = (input_features, target_features)
+        analyses = _layer_analyses(task, settings, Zbar, H, cond, run, features, device)
+        for key, value in analyses.items():
             out[(i + 1, *key)] = (
                 {k: np.asarray(v, dtype=np.float64)[inverse] for k, v in value[0].items()},
                 {k: np.asarray(v, dtype=np.float64)[inverse] for k, v in value[1].items()},
@@ -312,18 +280,18 @@ def evaluate_analyses(
     return out
 
 
-def _layer_analyses(task, settings, Zbar, H, cond, run, device):
+def _layer_analyses(task, settings, Zbar, H, cond, run, features, device):
     """Every analysis of one hidden layer at the S distinct snapshots: Zbar (S, C, N) the
-    condition-mean responses, H split → (S, n, N) the sample responses, ``run`` the columns
-    computed already (losses, accuracy, the layer's weight norm)."""
+    responses the kernels are computed on (the condition means, or a data-set task's fixed
+    samples), H split → (S, n, N) the sample responses, ``run`` the columns computed already
+    (losses, accuracy, the layer's weight norm), ``features`` those of K_x and K_y."""
     S = len(Zbar)
     target = task.target  # (C, K)
     run = dict(run)
-    run["input_alignment"] = M.linear_cka(
-        Zbar, np.broadcast_to(task.means, (S,) + task.means.shape)
-    )
-    Y = np.broadcast_to(target.astype(float), (S,) + target.shape)
-    run["target_alignment"] = M.linear_cka(Zbar, Y)
+    X, Y = features
+    # one snapshot at a time: a data-set task's Gram matrices are n × n (2000 × 2000)
+    run["input_alignment"] = np.array([M.linear_cka(z, X) for z in Zbar])
+    run["target_alignment"] = np.array([M.linear_cka(z, Y) for z in Zbar])
     run["task_alignment"] = np.full(S, task.alignment)
     run["participation_ratio"] = M.participation_ratio(H["test"].astype(np.float64))
     run["sparsity"] = np.mean(H["test"] > 0, axis=(1, 2))

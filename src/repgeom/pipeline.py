@@ -20,14 +20,9 @@ import torch
 
 from . import checkpoints, networks, storage
 from .activations import get_activation
-from .evaluation import (
-    DICHOTOMY_COLUMNS,
-    RUN_COLUMNS,
-    eval_settings,
-    evaluate_analyses,
-    make_datasets,
-)
+from .evaluation import DICHOTOMY_COLUMNS, RUN_COLUMNS, eval_settings, evaluate_analyses
 from .networks.base import to_device
+from .samples import training_samples
 from .tasks import build_task
 from .training import STOPPING_RULE, Checkpointer, TrainSettings, snapshot_epochs, train
 
@@ -127,12 +122,16 @@ def train_block(
     if len(shapes) != 1:
         raise ValueError(f"a training block needs equal input and output sizes; got {shapes}")
     input_shape, n_out, loss = shapes.pop()
-    data = [make_datasets(c["task"], task=t)["train"] for c, t in zip(run_cfgs, tasks, strict=True)]
-    x = torch.as_tensor(np.stack([xs for _, xs in data]), device=dev)
-    y = torch.as_tensor(
-        np.stack([t.target[c] for t, (c, _) in zip(tasks, data, strict=True)]).astype(np.float32),
-        device=dev,
-    )
+    if all(t.fixed_data for t in tasks) and len({repr(c["task"]) for c in run_cfgs}) == 1:
+        # one data set for every run: held once (a leading run axis of 1), indexed per run
+        cond, xs = training_samples(run_cfgs[0]["task"], tasks[0])
+        x = torch.as_tensor(xs[None], device=dev)
+        y = torch.as_tensor(tasks[0].target[cond][None].astype(np.float32), device=dev)
+    else:
+        data = [training_samples(c["task"], t) for c, t in zip(run_cfgs, tasks, strict=True)]
+        x = torch.as_tensor(np.stack([xs for _, xs in data]), device=dev)
+        targets = [t.target[c] for t, (c, _) in zip(tasks, data, strict=True)]
+        y = torch.as_tensor(np.stack(targets).astype(np.float32), device=dev)
     net = networks.build(m["arch"], networks.model_settings(m["arch"], m), act, input_shape, n_out)
     params = to_device(
         net.init(
@@ -370,6 +369,7 @@ def log_to(path: str):
     a damaged or missing input (ManifestError) by its message, which names the file and the
     fix, anything else with its traceback.
     """
+    from .datasets.cifar10 import DatasetError
     from .manifests import ManifestError
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -381,7 +381,7 @@ def log_to(path: str):
     log.setLevel(logging.INFO)
     try:
         yield log
-    except ManifestError as err:
+    except (ManifestError, DatasetError) as err:
         log.error("step failed: %s", err)
         raise
     except Exception:

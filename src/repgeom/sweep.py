@@ -455,9 +455,19 @@ class Sweep:
                     bad.append(f"{where}.activations[{i}]': {err}")
             for i, arch in enumerate(exp.cfg["architectures"]):
                 try:
-                    networks.canonical_network(arch)
+                    kind = networks.kind_of(arch)
                 except ValueError as err:
                     bad.append(f"{where}.architectures[{i}]': {err}")
+                    continue
+                if kind.inputs != exp.family.inputs:
+                    fits = ", ".join(
+                        k.name for k in networks.KINDS.values() if k.inputs == exp.family.inputs
+                    )
+                    bad.append(
+                        f"{where}.architectures[{i}]': {arch!r} takes {kind.inputs} inputs and "
+                        f"the {exp.family.name} family gives {exp.family.inputs} inputs; "
+                        f"allowed here: {fits}"
+                    )
             bad += [
                 f"{where}.{e.split(': ', 1)[0]}': {e.split(': ', 1)[1]}" for e in exp.pack_errors()
             ]

@@ -155,13 +155,15 @@ def train(
     """Train the R networks ``params`` of ``net`` in place.
 
     x (R, n, …) float32 inputs, y (R, n, K) float32 targets (as ``loss`` reads them), both on
-    the parameters' device. ``shuffle_seeds`` (R,) seeds each run's minibatch order. With
-    ``resume`` (a saved :class:`LoopState` of the same runs), training goes on from its epoch
-    and ends exactly as an uninterrupted one; ``params`` are then overwritten by the saved ones.
+    the parameters' device; a leading axis of 1 instead of R gives every run the same samples
+    (a data set held once; each run still draws its own minibatch order).
+    ``shuffle_seeds`` (R,) seeds each run's minibatch order. With ``resume`` (a saved
+    :class:`LoopState` of the same runs), training goes on from its epoch and ends exactly as
+    an uninterrupted one; ``params`` are then overwritten by the saved ones.
     """
     loss = get_loss(loss) if isinstance(loss, str) else loss
     optimiser = get_optimiser(optimiser) if isinstance(optimiser, str) else optimiser
-    R, n = x.shape[:2]
+    R, n = next(iter(params.values())).shape[0], x.shape[1]
     dev = x.device
     rngs = [shuffle_rng(s) for s in shuffle_seeds]
     lr_on = torch.full((R,), settings.lr, device=dev)
@@ -187,8 +189,8 @@ def train(
         start, elapsed_before = resume.epoch + 1, resume.elapsed_s
     # minibatches are gathered straight from the flattened data into small reused buffers, so
     # the matmuls read them from cache; row r·n + i of the flat view is sample i of run r
-    x_flat, y_flat = x.reshape(R * n, -1), y.reshape(R * n, -1)
-    offset = (torch.arange(R, device=dev) * n)[:, None]
+    x_flat, y_flat = x.reshape(x.shape[0] * n, -1), y.reshape(y.shape[0] * n, -1)
+    offset = (torch.arange(R, device=dev) * n)[:, None] if x.shape[0] == R else 0
     bufs: dict[int, tuple] = {}
     grads = None if optimiser.fused else {k: torch.zeros_like(params[k]) for k in net.trained}
     t0 = last = last_save = time.perf_counter()

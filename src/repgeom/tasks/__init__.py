@@ -50,7 +50,9 @@ class Family:
     the schema) → the cross-key problems a job would otherwise hit, each as (key below the
     experiment such as ``task.dim``, why and what to do); run at parse time. ``count``:
     validated ``axes`` → the number of distinct cells :attr:`expand` gives, computed without
-    expanding (so that a sweep too large to plan is refused before it is built).
+    expanding (so that a sweep too large to plan is refused before it is built). ``inputs``:
+    what one input is, ``vector`` (D,) or ``image`` (C, H, W): the networks that take it
+    (:data:`repgeom.networks.INPUTS`).
     """
 
     name: str
@@ -66,6 +68,7 @@ class Family:
     main_axis: str | None = None
     check: Callable[[dict], list[tuple[str, str]]] | None = None
     count: Callable[[dict], int] | None = None
+    inputs: str = "vector"
 
 
 FAMILIES: dict[str, Family] = {}
@@ -99,7 +102,7 @@ def build_task(task_cfg: dict) -> Task:
 
 
 # the families register themselves on import
-from . import alignment, delta  # noqa: E402, F401
+from . import alignment, cifar10, delta  # noqa: E402, F401
 
 __all__ = [
     "FAMILIES",

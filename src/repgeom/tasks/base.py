@@ -102,6 +102,11 @@ class Task(ABC):
     sigma: float
     #: the loss the network is trained with (:mod:`repgeom.losses`): k binary outputs
     loss: str = "bce"
+    #: what the kernel alignments are computed on: ``means``, the noise-free condition means;
+    #: a data-set task without condition means says ``samples`` (:meth:`kernel_inputs`)
+    kernel_on: str = "means"
+    #: whether every run sees the same samples (a data set) rather than its own draws
+    fixed_data: bool = False
 
     @property
     @abstractmethod
@@ -132,6 +137,11 @@ class Task(ABC):
     @property
     def dim(self) -> int:
         return self.means.shape[1]
+
+    def kernel_inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(inputs for the network (C, …) float32, features of the input Gram K_x, features of
+        the target Gram K_y): the condition means, the means, the 0/1 targets."""
+        return self.means.astype(np.float32), self.means, self.target.astype(float)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
