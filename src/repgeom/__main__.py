@@ -170,7 +170,12 @@ def claims(results: Path) -> int:
     from . import manifests
     from .claims import STATISTIC, keyed, table
 
-    files = [manifests.verified_claims(exp)[0] for exp in manifests.experiments_under(results)[0]]
+    files = []
+    for exp in manifests.experiments_under(results)[0]:
+        # the claims are current only if the tables they were checked on still are
+        for name in ("metrics.parquet", "dichotomies.parquet"):
+            manifests.verify_table(exp, name)
+        files.append(manifests.verified_claims(exp)[0])
     df = pd.concat([keyed(pd.read_parquet(f)) for f in files], ignore_index=True)
     print(f"The paper's claims, checked ({STATISTIC}):\n")
     print(table(df))
@@ -204,6 +209,12 @@ def prune(configfiles: list[str], remove: bool, other_experiments: bool) -> int:
         return 2
     source = " ".join(configfiles) or "config.yaml"
     where = Path(sweep.root).resolve()
+    if not where.is_dir():
+        print(
+            f"{where}: no such folder (results_dir of {source}, from {Path.cwd()}); nothing to "
+            "prune. Give the workflow's --directory and --configfile if they differ"
+        )
+        return 0
     problems: list[str] = []
     try:
         # the listing is made under the lock when deleting: no workflow changes it meanwhile
@@ -295,6 +306,7 @@ def main(argv=None) -> int:
     p.add_argument(
         "--configfile",
         nargs="+",
+        action="extend",  # given twice, both count (as Snakemake merges them)
         default=[],
         help="the configuration(s) given to snakemake (default: config.yaml)",
     )
@@ -315,8 +327,26 @@ def main(argv=None) -> int:
         if not args.directory.is_dir():
             print(f"error: --directory {args.directory} is not a folder", file=sys.stderr)
             return 2
-        os.chdir(args.directory)
-        return prune(args.configfile, args.delete, args.other_experiments)
+        try:
+            os.chdir(args.directory)
+            return prune(args.configfile, args.delete, args.other_experiments)
+        except OSError as err:  # a folder or file we may not read: name it, no traceback
+            print(f"error: {_os_error(err)}", file=sys.stderr)
+            return 1
+    try:
+        return _read(args)
+    except OSError as err:  # a file we may not read (permissions, a stale NFS handle)
+        print(f"error: {_os_error(err)}", file=sys.stderr)
+        return 1
+
+
+def _os_error(err: OSError) -> str:
+    where = f"{err.filename}: " if err.filename else ""
+    return f"{where}{err.strerror or err}; check the permissions of the results (or ask its owner)"
+
+
+def _read(args) -> int:
+    """The reading commands (headline, claims, effects, verify); returns the exit status."""
     from .manifests import EXPERIMENT_MANIFEST, ManifestError, experiments_under
 
     if not args.results.is_dir():
@@ -327,9 +357,16 @@ def main(argv=None) -> int:
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if not found:
+        inside = (args.results / EXPERIMENT_MANIFEST).exists()
         print(
             f"error: no aggregated experiment (<experiment>/{EXPERIMENT_MANIFEST}) under "
-            f"{args.results}; run the workflow first",
+            f"{args.results}; "
+            + (
+                f"it is an experiment folder itself: give the results folder above it "
+                f"({args.results.resolve().parent})"
+                if inside
+                else "run the workflow first"
+            ),
             file=sys.stderr,
         )
         return 2

@@ -790,18 +790,25 @@ def results_dir_problem(path: str) -> str | None:
     """Why ``path`` (as :func:`normalise_results_dir` returns it) cannot hold results (None
     if it can).
 
-    Refused: the empty string; control characters; braces (Snakemake reads ``{x}`` in a path
+    Refused: the empty string; control characters; a folder name that starts or ends with a
+    blank (a stray space in quotes); braces (Snakemake reads ``{x}`` in a path
     as a wildcard); a path over :data:`MAX_PATH_BYTES` bytes or with a component over
     :data:`MAX_NAME_BYTES`; the file-system root (what ``$UNSET/`` would expand to), the
     home folder (experiment folders would mix with everything else there, and ``prune`` would
     look at it all), the working directory or a folder above it; an existing file; a folder in
-    a ``.git`` folder or in ``/proc``, ``/sys``, ``/dev``; a folder that cannot be created (its
-    nearest existing parent is a file, not writable or on a read-only file system).
+    a ``.git`` or ``.snakemake`` folder or in ``/proc``, ``/sys``, ``/dev``; a folder that
+    cannot be created (its nearest existing parent is a file, not writable or on a read-only
+    file system).
     """
     if not path.strip():
         return "is empty; give a folder such as 'results'"
     if any(ord(c) < 32 or ord(c) == 127 for c in path):
         return f"{excerpt(path)} contains control characters (a newline, a tab, …); remove them"
+    if any(part != part.strip() for part in Path(path).parts):
+        return (
+            f"{excerpt(path)} has a folder name that starts or ends with a space (or another "
+            "invisible blank); remove it"
+        )
     if "{" in path or "}" in path:
         return (
             f"{excerpt(path)} contains braces, which Snakemake reads as wildcards in every "
@@ -835,6 +842,11 @@ def results_dir_problem(path: str) -> str | None:
         return f"{excerpt(path)} is an existing file, not a folder"
     if ".git" in resolved.parts or ".git" in Path(path).parts:
         return f"{excerpt(path)} is inside a .git folder, which belongs to git; give another folder"
+    if ".snakemake" in resolved.parts or ".snakemake" in Path(path).parts:
+        return (
+            f"{excerpt(path)} is inside a .snakemake folder, Snakemake's own records (which "
+            "`snakemake --cleanup-metadata` and users delete); give another folder"
+        )
     if any(resolved.is_relative_to(s) for s in _SYSTEM_FOLDERS):
         return f"{excerpt(path)} is in a system folder ({', '.join(_SYSTEM_FOLDERS)}); give another"
     if not resolved.exists():

@@ -27,12 +27,23 @@ class ResultsLocked(RuntimeError):
     """Another process holds the results folder."""
 
 
+class ResultsUnwritable(ResultsLocked):
+    """The results folder's lock file cannot be written (permissions, a read-only file
+    system): nothing could be written there either."""
+
+
 def lock_results(results_dir: str | Path, what: str = "a Snakemake run") -> IO:
     """Hold the lock of ``results_dir`` while the returned file stays open; raises
     ResultsLocked naming the holder (process, host, working directory, start time)."""
     path = Path(results_dir, LOCK_NAME)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(path, "a+")  # noqa: SIM115 (held open: the lock lives as long as the file)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(path, "a+")  # noqa: SIM115 (held open: the lock lives as long as the file)
+    except OSError as err:  # a results folder of another user, a read-only file system
+        raise ResultsUnwritable(
+            f"cannot write {path} ({err.strerror or err}): results_dir '{results_dir}' is not "
+            "writable by you; give a results_dir of your own, or ask its owner"
+        ) from None
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -149,15 +149,21 @@ def read_manifest(path: str | Path, fix: str | None = None) -> dict:
 
 def check_file(path: Path, want: dict, listed_in: str | Path, fix: str) -> None:
     """Raise ManifestError unless ``path`` is a file with the recorded size and SHA-256."""
-    problem = (
-        "is missing"
-        if not path.exists()
-        else "is not a file"
-        if not path.is_file()
-        else "was changed after it was written (truncated, overwritten or damaged)"
-        if path.stat().st_size != want["bytes"] or file_digest(path) != want["sha256"]
-        else None
-    )
+    try:
+        problem = (
+            "is missing"
+            if not path.exists()
+            else "is not a file"
+            if not path.is_file()
+            else "was changed after it was written (truncated, overwritten or damaged)"
+            if path.stat().st_size != want["bytes"] or file_digest(path) != want["sha256"]
+            else None
+        )
+    except OSError as err:  # unreadable (permissions, a stale NFS handle): name it, no traceback
+        raise ManifestError(
+            f"{path} cannot be read ({err.strerror or err}; listed in {listed_in}); check its "
+            "permissions, or ask its owner to"
+        ) from None
     if problem:
         raise ManifestError(f"{path} {problem} (listed in {listed_in}); {fix}")
 
@@ -190,20 +196,38 @@ def verified_files(manifest: str | Path) -> list[str]:
 
 
 def invalidate(manifest: str | Path) -> list[Path]:
-    """Before a training job rewrites its runs' files: remove the manifests of the same block
-    made from other recipes, and every evaluation of the block, since the files they list are
-    about to change. Returns what was removed."""
+    """Before a job rewrites its files: remove the manifests of other recipes that list the
+    same files, since those files are about to change. For a training job, the block's other
+    manifests (its evaluations too); for an evaluation, the block's other evaluations; for an
+    experiment-wide step (aggregate, claims, figures), that step's other records.
+
+    Otherwise a record of an earlier configuration would still vouch for files another one
+    rewrote: after config A, then B, then A again, Snakemake (without its ``.snakemake/``
+    records, or with them) would find A's record present and run nothing, and the readers
+    would show B's results. Returns what was removed."""
     m = Path(manifest)
-    match = JOB_NAME.match(m.name)
-    if not match or not m.parent.is_dir():
+    if not m.parent.is_dir():
         return []
-    block = match.group(1)
+    job, stage = JOB_NAME.match(m.name), STAGE_NAME.match(m.name)
+    if job:
+        block, kind = job.group(1), job.group(3)
+
+        def same(other: re.Match | None, _: re.Match | None) -> bool:
+            return bool(
+                other and other.group(1) == block and (kind == "train" or other.group(3) == kind)
+            )
+    elif stage:
+
+        def same(_: re.Match | None, other: re.Match | None) -> bool:
+            return bool(other and other.group(1) == stage.group(1))
+    else:
+        return []
     gone = []
     for p in m.parent.iterdir():
-        other = JOB_NAME.match(p.name)
-        if other and other.group(1) == block and p != m and not p.is_symlink() and p.is_file():
-            p.unlink(missing_ok=True)
-            gone.append(p)
+        if p != m and same(JOB_NAME.match(p.name), STAGE_NAME.match(p.name)):
+            if not p.is_symlink() and p.is_file():
+                p.unlink(missing_ok=True)
+                gone.append(p)
     return gone
 
 
@@ -311,6 +335,9 @@ def verified_claims(experiment_dir: str | Path) -> tuple[Path, Path]:
         )
     files = listed_files(m, doc=read_manifest(m, fix))
     by_name = {f.name: f for f in files}
+    lacking = [n for n in ("claims.parquet", "claims.tsv") if n not in by_name]
+    if lacking:
+        raise ManifestError(f"{m} is damaged (does not list {', '.join(lacking)}); {fix}")
     return by_name["claims.parquet"], by_name["claims.tsv"]
 
 
@@ -346,7 +373,7 @@ def current_figures(experiment_dir: str | Path) -> Path | None:
             doc = read_manifest(m)
         except ManifestError:
             continue
-        if doc["made_from"].get("aggregate") == recipe:
+        if isinstance(doc.get("made_from"), dict) and doc["made_from"].get("aggregate") == recipe:
             drawn.append(m)
     return max(drawn, key=lambda m: m.stat().st_mtime_ns, default=None)
 
@@ -357,11 +384,22 @@ def verify_experiment(experiment_dir: str | Path) -> dict[str, int]:
     raises ManifestError at the first problem, naming the file and the fix."""
     exp = Path(experiment_dir)
     doc = experiment_manifest(exp)
+    # manifest.json is a copy of its aggregation's record: an edit by hand shows as a difference
+    path, stamp = exp / EXPERIMENT_MANIFEST, exp / "jobs" / f"aggregate-{doc['recipe']}.json"
+    if not stamp.is_file() or file_digest(stamp) != file_digest(path):
+        raise ManifestError(
+            f"{path} differs from the record of its aggregation ({stamp}: "
+            f"{'missing' if not stamp.is_file() else 'other content'}); {regenerate(path)}"
+        )
     for name in doc["files"]:
         verify_table(exp, name)
     runs = run_files = 0
-    for rel in doc["jobs"]:
+    for rel, digest in doc["jobs"].items():
         m = exp / rel
+        if not m.is_file() or file_digest(m) != digest:
+            raise ManifestError(
+                f"{m} is missing or changed since {path} was written; {regenerate(m)}"
+            )
         files = [f.name for f in listed_files(m)]
         run_files += len(files)
         runs += files.count("weights.parquet")

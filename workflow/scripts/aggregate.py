@@ -1,11 +1,13 @@
 """Snakemake script: one experiment's runs into its metrics, dichotomies and summary tables,
 and the experiment's manifest (its jobs and the tables' checksums)."""
 
-from repgeom.manifests import verified_files, write_experiment_manifest
+from repgeom.manifests import invalidate, verified_files, write_experiment_manifest
 from repgeom.pipeline import aggregate, log_to
 
 with log_to(snakemake.log[0]):
     files = [f for m in snakemake.input.evaluate for f in verified_files(m)]
+    # the tables are about to change: no aggregation record of another recipe may vouch for them
+    invalidate(snakemake.output.stamp)
     tables = {k: snakemake.output[k] for k in ("metrics", "dichotomies", "summary")}
     aggregate(
         [f for f in files if f.endswith("/metrics.parquet")],

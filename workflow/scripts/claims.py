@@ -10,6 +10,8 @@ from repgeom.pipeline import log_to
 out = snakemake.output
 with log_to(snakemake.log[0]):
     exp = Path(snakemake.input.manifest).parent
+    # claims.parquet is about to change: no claims record of another aggregation may vouch
+    manifests.invalidate(out.stamp)
     write_claims(exp, snakemake.params.experiment, snakemake.params.family, out.parquet, out.table)
     made_from = manifests.claims_recipe(manifests.experiment_manifest(exp)["recipe"])
     manifests.check_name(out.stamp, made_from)

@@ -8,6 +8,8 @@ from repgeom.pipeline import evaluate_block, log_to
 p = snakemake.params
 with log_to(snakemake.log[0]):
     manifests.check_name(snakemake.output[0], p.made_from)
+    # the runs' metrics are about to change: no evaluation of another recipe may vouch for them
+    manifests.invalidate(snakemake.output[0])
     torch.set_num_threads(snakemake.threads)
     manifests.verified_files(snakemake.input[0])  # the snapshots are those the training wrote
     evaluate_block(p.weights, p.metrics, p.dichotomies, p.evaluation)

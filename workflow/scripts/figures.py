@@ -13,6 +13,8 @@ with log_to(snakemake.log[0]):
     for name in ("metrics.parquet", "dichotomies.parquet"):
         manifests.verify_table(exp, name)
     figures = list(out.png) + list(out.extra)
+    # the figures are about to change: no figures record of other settings may vouch for them
+    manifests.invalidate(out.stamp)
     draw_experiment(
         snakemake.params.family,
         snakemake.input.metrics,
