@@ -154,3 +154,16 @@ def test_config_a_then_b_then_a_without_snakemake_records_holds_a(work):
 
     assert pd.read_parquet(work / EXP / "metrics.parquet")["epoch"].max() == 5
     assert repgeom(work, "verify", "results").returncode == 0
+
+
+def test_prune_never_opens_a_pipe_named_like_a_run_file(work):
+    """A FIFO named weights.parquet in a stale run folder: opening it to read a proof would
+    block forever; prune leaves it unopened and returns."""
+    import os
+
+    run = work / "results" / EXP / "runs" / "stale" / "seed=9"
+    run.mkdir(parents=True)
+    os.mkfifo(run / "weights.parquet")
+    out = repgeom(work, "prune", "--delete", timeout=60)
+    assert out.returncode == 0, clean(out)
+    assert (run / "weights.parquet").exists()

@@ -51,9 +51,13 @@ def snakemake(workdir, *args, check=True):
     return proc
 
 
-def repgeom(workdir, *args):
+def repgeom(workdir, *args, timeout=600):
     return subprocess.run(
-        [sys.executable, "-m", "repgeom", *args], capture_output=True, text=True, cwd=workdir
+        [sys.executable, "-m", "repgeom", *args],
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        timeout=timeout,
     )
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -265,6 +266,14 @@ def _scan(exp_dir: Path, experiment: str, expected: _Expected | None, plan: Plan
         dirnames.sort()
         for f in sorted(filenames):
             p = here / f
+            try:
+                mode = p.lstat().st_mode
+            except OSError:
+                continue  # gone since the walk listed it
+            if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+                # a pipe, socket or device: opening it to read a proof could block forever
+                left.append((p, "not a regular file: prune never opens it"))
+                continue
             candidates.append((p, p.relative_to(exp_dir).as_posix()))
 
     # per-run files first: their metadata tells the run keys of an unnamed experiment
