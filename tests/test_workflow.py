@@ -92,13 +92,13 @@ def test_outputs_exist_and_read_back(done):
     runs = storage.run_files(done / DELTA, "metrics.parquet")
     assert len(runs) == 2 * 2 * 3
     df = pd.read_parquet(runs[0])
-    cols = ["epoch", "decoder", "protocol", *RUN_COLUMNS, "stop_epoch", "converged"]
+    cols = ["epoch", "layer", "decoder", "protocol", *RUN_COLUMNS, "stop_epoch", "converged"]
     assert list(df.columns) == cols
     assert df["epoch"].iloc[0] == 0 and df["epoch"].iloc[-1] == 20
     # every analysis (2 decoders × 2 protocols) of each of the 4 snapshots, primary first
     assert len(df) == 4 * 4 and tuple(df.iloc[0][["decoder", "protocol"]]) == ("svm", "clean")
     dich = pd.read_parquet(runs[0].replace("metrics.parquet", "dichotomies.parquet"))
-    cols = ["epoch", "decoder", "protocol", "dichotomy", "role", *DICHOTOMY_COLUMNS]
+    cols = ["epoch", "layer", "decoder", "protocol", "dichotomy", "role", *DICHOTOMY_COLUMNS]
     assert list(dich.columns) == cols
     assert sorted(set(dich["dichotomy"])) == ["b1", "b2", "xor"] and len(dich) == 3 * len(df)
     meta = storage.read_metadata(runs[0])
@@ -111,7 +111,7 @@ def test_outputs_exist_and_read_back(done):
     assert pq.read_table(runs[0].replace("metrics.parquet", "loss.parquet")).num_rows <= 20
 
     allm = pd.read_parquet(done / DELTA / "metrics.parquet")
-    assert list(allm.columns[:10]) == [
+    assert list(allm.columns[:11]) == [
         "experiment",
         "arch",
         "act",
@@ -120,6 +120,7 @@ def test_outputs_exist_and_read_back(done):
         "delta",
         "seed",
         "epoch",
+        "layer",
         "decoder",
         "protocol",
     ]
@@ -195,7 +196,8 @@ def test_columns_are_documented(done):
             *extra,
         ], name
         section = doc.split(f"### {name}")[1].split("###")[0]
-        rows = re.findall(r"^\| `(\w+)`", section, flags=re.M)
+        cells = re.findall(r"^\| ([^|]+) \|", section, flags=re.M)
+        rows = [c for cell in cells for c in re.findall(r"`(\w+)`", cell)]
         assert rows[: len(storage.ROW_KEYS)] == list(storage.ROW_KEYS), name
 
 
