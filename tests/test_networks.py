@@ -40,6 +40,14 @@ CONTRACT = [
     ("mlp2", {"width": 8, "init": "normal"}, (12,), 3, "bce"),
     ("mlp3", {"width": 6, "train_output_bias": False}, (5,), 2, "bce"),
     ("mlp4", {"width": 6, "train_hidden_bias": False}, (7,), 1, "bce"),
+    (
+        "cnn",
+        {"channels": 4, "fc_width": 8, "train_output_bias": False},
+        (3, 32, 32),
+        10,
+        "cross_entropy",
+    ),
+    ("cnn", {"channels": 3, "fc_width": 6, "train_hidden_bias": False}, (2, 17, 20), 3, "bce"),
 ]
 
 
@@ -64,13 +72,15 @@ def _data(shape, n_out, loss, R=2, n=16, seed=0):
 @pytest.mark.parametrize(
     ("spelling", "canonical"),
     [("shallow", "shallow"), ("mlp1", "shallow"), ("mlp01", "shallow"), ("mlp2", "mlp2")]
-    + [("mlp04", "mlp4"), ("mlp16", "mlp16")],
+    + [("mlp04", "mlp4"), ("mlp16", "mlp16"), ("cnn", "cnn")],
 )
 def test_canonical_names(spelling, canonical):
     assert networks.canonical_network(spelling) == canonical
 
 
-@pytest.mark.parametrize("bad", ["mlp0", "mlp17", "deep", "MLP2", "mlp-2", "", "shallow "])
+@pytest.mark.parametrize(
+    "bad", ["mlp0", "mlp17", "deep", "MLP2", "mlp-2", "", "shallow ", "cnn2", "CNN"]
+)
 def test_unknown_names_list_the_kinds(bad):
     with pytest.raises(ValueError, match="allowed: shallow, mlp1, mlp2"):
         networks.canonical_network(bad)
@@ -96,7 +106,9 @@ def test_registry_is_torch_free_and_fills_the_schema():
     pattern = exp["architectures"]["items"]["pattern"]
     assert re.fullmatch(pattern, "mlp3") and not re.fullmatch(pattern, "mlp0")
     assert exp["readouts"]["items"]["enum"] == list(networks.READOUTS)
+    assert re.fullmatch(pattern, "cnn") and not re.fullmatch(pattern, "cnn2")
     assert set(schema["$defs"]["model"]["properties"]) >= {"width", "init", "train_hidden_bias"}
+    assert set(schema["$defs"]["model"]["properties"]) >= {"channels", "fc_width"}
     assert schema["$defs"]["training"]["properties"]["optimizer"]["enum"] == list(OPTIMISERS)
 
 

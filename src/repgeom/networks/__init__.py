@@ -144,7 +144,8 @@ _INIT = {
 _TRAIN_OUT = {
     "type": "boolean",
     "default": True,
-    "description": "Whether the output bias b_o is trained (δ-task) or frozen (alignment tasks).",
+    "description": "Whether the output bias b_o is trained (δ-task) or frozen (alignment "
+    "tasks; the CNN's spec freezes it too: CNN configs set false).",
 }
 _TRAIN_HIDDEN = {
     "type": "boolean",
@@ -179,7 +180,44 @@ register(
     )
 )
 
+_CHANNELS = {
+    "type": "integer",
+    "minimum": 1,
+    "maximum": 4096,
+    "default": 16,
+    "description": "CNN: channels c of both 5×5 conv layers.",
+}
+_FC_WIDTH = {
+    "type": "integer",
+    "minimum": 1,
+    "maximum": 100000,
+    "default": 100,
+    "description": "CNN: width F of both fully connected hidden layers.",
+}
+
+register(
+    Kind(
+        name="cnn",
+        pattern=r"cnn",
+        canonical=lambda m: "cnn",
+        description="cnn: the CIFAR-10 ConvNet of depth 2: conv(5×5, c) → f → maxpool 2 → "
+        "conv(5×5, c) → f → maxpool 2 → FC(F) → f → FC(F) → f → a frozen random readout; "
+        "hidden layers conv1, conv2 (after the pool, flattened), fc1, fc2",
+        settings={
+            "channels": _CHANNELS,
+            "fc_width": _FC_WIDTH,
+            # shared by name with the MLPs (their schema entry is the one kept): the CNN's
+            # spec freezes the readout bias, so its configs set train_output_bias: false
+            "train_output_bias": _TRAIN_OUT,
+            "train_hidden_bias": _TRAIN_HIDDEN,
+        },
+        inputs="image",
+        build="repgeom.networks.cnn:build",
+        n_layers=lambda name: 4,
+    )
+)
+
 #: spellings to show in messages and the schema's description
-NAME_EXAMPLES = ("shallow", "mlp1", "mlp2", "mlp3", "mlp4", f"… mlp{MAX_DEPTH}")
+NAME_EXAMPLES = ("shallow", "mlp1", "mlp2", "mlp3", "mlp4", f"… mlp{MAX_DEPTH}", "cnn")
 #: a regular expression every valid spelling matches (for the JSON schema)
 NETWORK_PATTERN = "^(" + "|".join(k.pattern for k in KINDS.values()) + ")$"
