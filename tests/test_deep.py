@@ -99,7 +99,7 @@ def test_cnn_on_tiny_cifar_binary_data(done):
     assert m["shattering_dim"].isna().all()  # no dichotomies: skipped by declaration
     assert len(pd.read_parquet(done / "results/cnn/dichotomies.parquet")) == 0
     claims = pd.read_parquet(done / "results/cnn/claims.parquet")
-    assert {f"arch=cnn, layer={i}" for i in (1, 2, 3, 4)} <= set(claims["setting"])
+    assert {f"layer={i}" for i in (1, 2, 3, 4)} <= set(claims["setting"])
     assert (done / "results/cnn/figures/layers.png").stat().st_size > 1000
     w = storage.run_files(done / "results/cnn", "weights.parquet")[0]
     assert "conv1_w" in pq.read_schema(w).names

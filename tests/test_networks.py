@@ -376,3 +376,10 @@ def test_at_initialisation_hidden_kernel_follows_input(delta):
     # to one point, so random ReLU features start with extra target alignment, never less.
     assert ta.mean() >= task_alignment(delta) - 0.02
     assert ta.mean() <= task_alignment(delta) + 0.25
+
+
+@pytest.mark.parametrize(("name", "settings", "shape", "n_out", "loss"), CONTRACT)
+def test_registry_layer_names_are_the_networks(name, settings, shape, n_out, loss):
+    """The torch-free registry names the layers as the built network does (the figures label
+    them without building one)."""
+    assert networks.layer_names(name) == _net(name, settings, shape, n_out).layers

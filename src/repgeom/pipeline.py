@@ -266,14 +266,19 @@ def evaluate_block(
                 "layer": pa.array(np.repeat(layer, rows), pa.int32()),
                 "decoder": pa.array(np.repeat(decoder, rows), pa.string()),
                 "protocol": pa.array(np.repeat(protocol, rows), pa.string()),
-                "dichotomy": pa.array(np.tile(np.repeat(names, S), A), pa.string()),
+                # a task may name no dichotomies (CIFAR-10): then the table has no rows
+                "dichotomy": pa.array(np.tile(np.repeat(np.array(names, str), S), A), pa.string()),
                 "role": pa.array(
-                    np.tile(np.repeat([task.role(n) for n in names], S), A), pa.string()
+                    np.tile(np.repeat(np.array([task.role(n) for n in names], str), S), A),
+                    pa.string(),
                 ),
             }
             | {
                 k: pa.array(
-                    np.concatenate([dich[n, k] for _, dich in analyses.values() for n in names]),
+                    np.concatenate(
+                        [dich[n, k] for _, dich in analyses.values() for n in names]
+                        or [np.empty(0)]
+                    ),
                     pa.float64(),
                 )
                 for k in DICHOTOMY_COLUMNS

@@ -68,7 +68,8 @@ def draw_experiment(family: str, metrics_path, dichotomies_path, outputs: list[s
     evaluation = meta["config"]["evaluation"]
     mine = [o for o in outputs if Path(o).stem not in (ANALYSES, LAYERS)]
     df = wide(primary(metrics, evaluation), primary(dichotomies, evaluation))
-    import_module(f"{__name__}.{family}").draw(df, mine, settings, evaluation)
+    if mine:  # a family may draw none of its own (CIFAR-10: the layers figure only)
+        import_module(f"{__name__}.{family}").draw(df, mine, settings, evaluation)
     deep = [o for o in outputs if Path(o).stem == LAYERS]
     if deep:
         from . import layers

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ..networks import layer_names
 from ..storage import primary
 from ..sweep import fmt_float
 from . import band, mean_sem
@@ -81,7 +82,10 @@ def draw(
                 s = mean_sem(sub[sub["act"] == act], ["layer"], col)
                 n_min.append(int(s["count"].min()))
                 band(ax, s["layer"], s["mean"], s["sem"], act, colors[act])
-            ax.set_xticks(range(1, int(depth[arch]) + 1))
+            names = layer_names(arch)
+            ticks = range(1, int(depth[arch]) + 1)
+            labels = [str(t) if names[t - 1] == str(t) else f"{t}\n{names[t - 1]}" for t in ticks]
+            ax.set_xticks(list(ticks), labels)
             ax.set_ylim(0, 1.02)
             ax.grid(alpha=0.3)
             if i == 0:

@@ -40,8 +40,9 @@ class Kind:
     for the schema; ``settings``: the ``model`` keys it reads, name → JSON schema (with a
     default); ``inputs``: the input kind it takes (:data:`INPUTS`); ``build``:
     ``"module:function"``, the builder ``(canonical name, model settings, activation,
-    input shape, n_out) → Network``, imported when a job needs it; ``n_layers``: a canonical
-    name → its number of hidden layers (the rows of the per-layer metrics); ``training``:
+    input shape, n_out) → Network``, imported when a job needs it; ``layer_names``: a
+    canonical name → the names of its hidden layers in order (layer l of the tables is the
+    l-th; the network's ``layers``); ``training``:
     suggested training settings, for the docs (``{"optimizer": "adam", "lr": 1e-3}``).
     """
 
@@ -52,7 +53,7 @@ class Kind:
     settings: dict[str, dict]
     inputs: str
     build: str
-    n_layers: Callable[[str], int]
+    layer_names: Callable[[str], tuple[str, ...]]
     training: dict = field(default_factory=dict)
 
 
@@ -91,10 +92,15 @@ def kind_of(name: str) -> Kind:
     return _kind_of(name)[0]
 
 
+def layer_names(arch: str) -> tuple[str, ...]:
+    """The names of the hidden layers of ``arch`` (any valid spelling), from the input on."""
+    name = canonical_network(arch)
+    return tuple(kind_of(name).layer_names(name))
+
+
 def n_layers(arch: str) -> int:
     """The number of hidden layers of the architecture ``arch`` (any valid spelling)."""
-    name = canonical_network(arch)
-    return kind_of(name).n_layers(name)
+    return len(layer_names(arch))
 
 
 def settings_schema() -> dict[str, dict]:
@@ -175,7 +181,9 @@ register(
         },
         inputs="vector",
         build="repgeom.networks.mlp:build",
-        n_layers=lambda name: 1 if name == "shallow" else int(name.removeprefix("mlp")),
+        layer_names=lambda name: tuple(
+            str(i) for i in range(1, 2 if name == "shallow" else int(name[3:]) + 1)
+        ),
         training={"optimizer": "sgd", "lr": 0.1},
     )
 )
@@ -213,7 +221,7 @@ register(
         },
         inputs="image",
         build="repgeom.networks.cnn:build",
-        n_layers=lambda name: 4,
+        layer_names=lambda name: ("conv1", "conv2", "fc1", "fc2"),
     )
 )
 
