@@ -368,9 +368,16 @@ class TestStrictLoader:
         with pytest.raises(ConfigError, match=r"experiments\.d\.activations\[0\]"):
             load_config_files([f])
 
-    def test_repo_configs_load(self):
+    def test_repo_configs_load(self, tmp_path, monkeypatch):
+        # the CIFAR-10 configs name data folders, which must exist when the workflow is parsed
+        monkeypatch.chdir(tmp_path)
+        for folder in ("data/cifar-10-batches-bin", "data/tiny-cifar"):
+            (tmp_path / folder).mkdir(parents=True)
         for f in [ROOT / "config.yaml", *sorted((ROOT / "configs").glob("*.yaml"))]:
             assert load_config_files([f], load_schema(SCHEMA_PATH))["experiments"], f
+        (tmp_path / "data/tiny-cifar").rmdir()
+        with pytest.raises(ConfigError, match=r"task\.data_dir.*'data/tiny-cifar' is not a folder"):
+            load_config_files([ROOT / "configs/cnn_smoke.yaml"], load_schema(SCHEMA_PATH))
 
 
 # --------------------------------------------------------------------------- 4. job-only values
