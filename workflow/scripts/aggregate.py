@@ -1,8 +1,9 @@
 """Snakemake script: one experiment's runs into its metrics, dichotomies and summary tables,
 and the experiment's manifest (its jobs and the tables' checksums)."""
 
+from repgeom.jobs.aggregate import aggregate
+from repgeom.jobs.logs import log_to
 from repgeom.manifests import invalidate, verified_files, write_experiment_manifest
-from repgeom.pipeline import aggregate, log_to
 
 with log_to(snakemake.log[0]):
     files = [f for m in snakemake.input.evaluate for f in verified_files(m)]

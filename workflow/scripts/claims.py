@@ -5,7 +5,7 @@ from pathlib import Path
 
 from repgeom import manifests
 from repgeom.claims import write_claims
-from repgeom.pipeline import log_to
+from repgeom.jobs.logs import log_to
 
 out = snakemake.output
 with log_to(snakemake.log[0]):

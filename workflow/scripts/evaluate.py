@@ -3,7 +3,8 @@
 import torch
 
 from repgeom import manifests
-from repgeom.pipeline import evaluate_block, log_to
+from repgeom.jobs.evaluate import evaluate_block
+from repgeom.jobs.logs import log_to
 
 p = snakemake.params
 with log_to(snakemake.log[0]):

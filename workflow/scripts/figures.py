@@ -5,7 +5,7 @@ import os
 
 from repgeom import manifests
 from repgeom.figures import draw_experiment
-from repgeom.pipeline import log_to
+from repgeom.jobs.logs import log_to
 
 out = snakemake.output
 with log_to(snakemake.log[0]):

@@ -1,10 +1,11 @@
-"""Snakemake script: train one job's runs (see repgeom.pipeline.train_block), then write the
+"""Snakemake script: train one job's runs (see repgeom.jobs.train.train_block), then write the
 job's manifest and remove its checkpoint."""
 
 import torch
 
 from repgeom import checkpoints, manifests
-from repgeom.pipeline import log_to, train_block
+from repgeom.jobs.logs import log_to
+from repgeom.jobs.train import train_block
 
 runs = snakemake.params.runs
 made_from = {"runs": runs}
