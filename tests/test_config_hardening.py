@@ -375,6 +375,16 @@ class TestStrictLoader:
             (tmp_path / folder).mkdir(parents=True)
         for f in [ROOT / "config.yaml", *sorted((ROOT / "configs").glob("*.yaml"))]:
             assert load_config_files([f], load_schema(SCHEMA_PATH))["experiments"], f
+        f = tmp_path / "more_test.yaml"
+        f.write_text(
+            "experiments: {c: {family: cifar10, task: {data_dir: data/tiny-cifar, "
+            "n_train: 100, n_test: 200}}}\n"
+        )
+        with pytest.raises(ConfigError, match=r"task\.n_test.*200 is more than n_train = 100"):
+            load_config_files([f], load_schema(SCHEMA_PATH))
+        f.write_text("experiments: {c: {family: cifar10, architectures: [mlp2]}}\n")
+        with pytest.raises(ConfigError, match=r"'mlp2' takes vector inputs.*allowed here: cnn"):
+            load_config_files([f], load_schema(SCHEMA_PATH))
         (tmp_path / "data/tiny-cifar").rmdir()
         with pytest.raises(ConfigError, match=r"task\.data_dir.*'data/tiny-cifar' is not a folder"):
             load_config_files([ROOT / "configs/cnn_smoke.yaml"], load_schema(SCHEMA_PATH))

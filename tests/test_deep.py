@@ -101,5 +101,7 @@ def test_cnn_on_tiny_cifar_binary_data(done):
     claims = pd.read_parquet(done / "results/cnn/claims.parquet")
     assert {f"layer={i}" for i in (1, 2, 3, 4)} <= set(claims["setting"])
     assert (done / "results/cnn/figures/layers.png").stat().st_size > 1000
+    logs = list((done / "results/cnn/logs/train").glob("*.log"))
+    assert logs and all("held once for the 2 runs" in f.read_text() for f in logs)
     w = storage.run_files(done / "results/cnn", "weights.parquet")[0]
     assert "conv1_w" in pq.read_schema(w).names

@@ -137,3 +137,25 @@ def test_snapshots_are_copies():
     net, p, x, y, s = _batch([(0.5, 0.1, 0, "uniform")], act="relu")
     r = train(net, p, x, y, s, [0])
     assert not np.array_equal(r.snapshots[0]["W"], r.snapshots[6]["W"])
+
+
+def test_inputs_and_targets_need_one_run_axis():
+    """Shared inputs (a leading axis of 1) with per-run targets would train every run on run
+    0's targets: refused, as is a leading axis that is neither 1 nor R."""
+    net, p, x, y, s = _batch([(0.5, 0.1, 0, "uniform"), (0.5, 0.1, 1, "uniform")])
+    with pytest.raises(ValueError, match="one leading axis"):
+        train(net, p, x[:1], y, s, [0, 1])
+    with pytest.raises(ValueError, match="one leading axis"):
+        train(net, p, torch.cat([x, x[:1]]), torch.cat([y, y[:1]]), s, [0, 1])
+
+
+def test_shared_data_equals_the_same_data_per_run():
+    """A data set held once (leading axis 1) trains each run as a per-run copy does."""
+    net, p, x, y, s = _batch([(0.5, 0.1, 0, "uniform"), (0.5, 0.1, 0, "balanced")])
+    p2 = {k: v.clone() for k, v in p.items()}
+    shared = train(net, p, x[:1], y[:1], s, [3, 4])
+    copied = train(
+        net, p2, x[:1].expand_as(x).contiguous(), y[:1].expand_as(y).contiguous(), s, [3, 4]
+    )
+    for k in shared.snapshots[s.epochs]:
+        assert np.array_equal(shared.snapshots[s.epochs][k], copied.snapshots[s.epochs][k]), k

@@ -254,6 +254,7 @@ def evaluate_analyses(
     S = len(uniq)
 
     kernel_x, input_features, target_features = task.kernel_inputs()
+    grams = (M.centered_gram(input_features), M.centered_gram(target_features))  # once a run
     zbar = representations(net, snap, kernel_x)[1]
     out_by_split = {k: representations(net, snap, x) for k, (_, x) in data.items()}
     cond = {k: c for k, (c, _) in data.items()}
@@ -270,7 +271,7 @@ def evaluate_analyses(
         weights = snap[net.weights[layer]].reshape(S, -1).numpy()
         run = network | {"weight_norm": np.linalg.norm(weights, axis=-1)}
         Zbar = zbar[i].numpy().astype(np.float64)  # (S, C, N)
-        features = (input_features, target_features)
+        features = grams
         analyses = _layer_analyses(task, settings, Zbar, H, cond, run, features, device)
         for key, value in analyses.items():
             out[(i + 1, *key)] = (
@@ -284,14 +285,15 @@ def _layer_analyses(task, settings, Zbar, H, cond, run, features, device):
     """Every analysis of one hidden layer at the S distinct snapshots: Zbar (S, C, N) the
     responses the kernels are computed on (the condition means, or a data-set task's fixed
     samples), H split → (S, n, N) the sample responses, ``run`` the columns computed already
-    (losses, accuracy, the layer's weight norm), ``features`` those of K_x and K_y."""
+    (losses, accuracy, the layer's weight norm), ``features`` the centred K_x and K_y."""
     S = len(Zbar)
     target = task.target  # (C, K)
     run = dict(run)
-    X, Y = features
+    Kx, Ky = features
     # one snapshot at a time: a data-set task's Gram matrices are n × n (2000 × 2000)
-    run["input_alignment"] = np.array([M.linear_cka(z, X) for z in Zbar])
-    run["target_alignment"] = np.array([M.linear_cka(z, Y) for z in Zbar])
+    grams = [M.centered_gram(z) for z in Zbar]
+    run["input_alignment"] = np.array([M.kernel_alignment(K, Kx) for K in grams])
+    run["target_alignment"] = np.array([M.kernel_alignment(K, Ky) for K in grams])
     run["task_alignment"] = np.full(S, task.alignment)
     run["participation_ratio"] = M.participation_ratio(H["test"].astype(np.float64))
     run["sparsity"] = np.mean(H["test"] > 0, axis=(1, 2))

@@ -164,6 +164,11 @@ def train(
     loss = get_loss(loss) if isinstance(loss, str) else loss
     optimiser = get_optimiser(optimiser) if isinstance(optimiser, str) else optimiser
     R, n = next(iter(params.values())).shape[0], x.shape[1]
+    if x.shape[0] != y.shape[0] or x.shape[0] not in (1, R) or y.shape[1] != n:
+        raise ValueError(
+            f"inputs {tuple(x.shape)} and targets {tuple(y.shape)} need one leading axis, of "
+            f"{R} runs or 1 (shared by every run), and as many samples"
+        )
     dev = x.device
     rngs = [shuffle_rng(s) for s in shuffle_seeds]
     lr_on = torch.full((R,), settings.lr, device=dev)

@@ -77,11 +77,14 @@ def train_block(
     if len(shapes) != 1:
         raise ValueError(f"a training block needs equal input and output sizes; got {shapes}")
     input_shape, n_out, loss = shapes.pop()
-    if all(t.fixed_data for t in tasks) and len({repr(c["task"]) for c in run_cfgs}) == 1:
+    # a data set's runs differ at most in their data seed, which it does not use
+    data_cfgs = {repr({k: v for k, v in c["task"].items() if k != "data_seed"}) for c in run_cfgs}
+    if all(t.fixed_data for t in tasks) and len(data_cfgs) == 1:
         # one data set for every run: held once (a leading run axis of 1), indexed per run
         cond, xs = training_samples(run_cfgs[0]["task"], tasks[0])
         x = torch.as_tensor(xs[None], device=dev)
         y = torch.as_tensor(tasks[0].target[cond][None].astype(np.float32), device=dev)
+        log.info("one data set of %d samples, held once for the %d runs", len(xs), len(run_cfgs))
     else:
         data = [training_samples(c["task"], t) for c, t in zip(run_cfgs, tasks, strict=True)]
         x = torch.as_tensor(np.stack([xs for _, xs in data]), device=dev)

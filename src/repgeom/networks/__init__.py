@@ -43,7 +43,8 @@ class Kind:
     input shape, n_out) → Network``, imported when a job needs it; ``layer_names``: a
     canonical name → the names of its hidden layers in order (layer l of the tables is the
     l-th; the network's ``layers``); ``training``:
-    suggested training settings, for the docs (``{"optimizer": "adam", "lr": 1e-3}``).
+    suggested training settings, for the docs (``{"optimizer": "adam", "lr": 1e-3}``);
+    ``examples``: spellings listed in messages (every kind's, in registration order).
     """
 
     name: str
@@ -54,6 +55,7 @@ class Kind:
     inputs: str
     build: str
     layer_names: Callable[[str], tuple[str, ...]]
+    examples: tuple[str, ...] = ()
     training: dict = field(default_factory=dict)
 
 
@@ -63,6 +65,8 @@ KINDS: dict[str, Kind] = {}
 def register(kind: Kind) -> Kind:
     if kind.name in KINDS:
         raise ValueError(f"network kind {kind.name!r} is registered twice")
+    if any(re.fullmatch(other.pattern, ex) for other in KINDS.values() for ex in kind.examples):
+        raise ValueError(f"network kind {kind.name!r}: its names overlap another kind's")
     if kind.inputs not in INPUTS:
         raise ValueError(f"network kind {kind.name!r}: inputs must be one of {INPUTS}")
     KINDS[kind.name] = kind
@@ -109,7 +113,11 @@ def settings_schema() -> dict[str, dict]:
     out: dict[str, dict] = {}
     for kind in KINDS.values():
         for key, schema in kind.settings.items():
-            out.setdefault(key, schema)
+            if out.setdefault(key, schema) != schema:
+                raise ValueError(
+                    f"network kind {kind.name!r}: model setting {key!r} is declared by another "
+                    "kind with another schema; a shared key needs one schema (or a new name)"
+                )
     return out
 
 
@@ -185,6 +193,7 @@ register(
             str(i) for i in range(1, 2 if name == "shallow" else int(name[3:]) + 1)
         ),
         training={"optimizer": "sgd", "lr": 0.1},
+        examples=("shallow", "mlp1", "mlp2", "mlp3", "mlp4", f"… mlp{MAX_DEPTH}"),
     )
 )
 
@@ -222,10 +231,11 @@ register(
         inputs="image",
         build="repgeom.networks.cnn:build",
         layer_names=lambda name: ("conv1", "conv2", "fc1", "fc2"),
+        examples=("cnn",),
     )
 )
 
 #: spellings to show in messages and the schema's description
-NAME_EXAMPLES = ("shallow", "mlp1", "mlp2", "mlp3", "mlp4", f"… mlp{MAX_DEPTH}", "cnn")
+NAME_EXAMPLES = tuple(ex for kind in KINDS.values() for ex in kind.examples)
 #: a regular expression every valid spelling matches (for the JSON schema)
 NETWORK_PATTERN = "^(" + "|".join(k.pattern for k in KINDS.values()) + ")$"

@@ -149,6 +149,14 @@ def _check(exp: dict) -> list[tuple[str, str]]:
     for key in ("n_train", "n_test"):
         if task[key] % N_CLASSES:
             out.append((f"task.{key}", f"{task[key]} is not a multiple of {N_CLASSES} (classes)"))
+    if task["n_test"] > task["n_train"]:  # the evaluated training loss reads n_test of them
+        out.append(
+            (
+                "task.n_test",
+                f"{task['n_test']} is more than n_train = {task['n_train']}: the training loss "
+                "is evaluated on n_test of the training images, which must all be trained on",
+            )
+        )
     folder = os.path.expandvars(os.path.expanduser(task["data_dir"]))
     if not os.path.isdir(folder):
         out.append(
