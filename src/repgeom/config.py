@@ -339,8 +339,10 @@ def _inline_refs(node, defs: dict):
 
 def _fill_registries(defs: dict) -> None:
     """Write the registries' names into the schema, so that no list is written twice:
-    architectures (a pattern), readouts, optimisers and every network's model settings."""
+    architectures (a pattern), readouts, optimisers, decoders and every network's model
+    settings."""
     from . import networks
+    from .decoder_names import DECODERS
     from .networks import READOUTS
     from .optimisers import OPTIMISERS
 
@@ -350,6 +352,7 @@ def _fill_registries(defs: dict) -> None:
     exp["readouts"]["items"]["enum"] = list(READOUTS)
     defs["model"]["properties"] = copy.deepcopy(networks.settings_schema())
     defs["training"]["properties"]["optimizer"]["enum"] = list(OPTIMISERS)
+    defs["evaluation"]["properties"]["decoders"]["items"]["enum"] = list(DECODERS)
 
 
 def load_schema(path: str | Path) -> dict:

@@ -41,15 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-#: decoder name → what it is (the ``evaluation.decoders`` config values)
-DECODERS = {
-    "svm": "exact minimiser of LinearSVC's objective (batched finite Newton)",
-    "liblinear_dual": "LinearSVC(dual=True): the paper-era solver, stopped at tol",
-    "liblinear_auto": "LinearSVC() of scikit-learn >= 1.5 (dual='auto': the primal solver here)",
-    "ridge": "least-squares (ridge) classifier, unpenalised intercept",
-}
-#: decoders solved batched by this module (the others call scikit-learn once per problem)
-BATCHED = ("svm", "ridge")
+from .decoder_names import BATCHED, DECODERS  # noqa: F401 (re-exported: the names' home)
 
 
 @dataclass(frozen=True)
