@@ -84,9 +84,10 @@ def evaluate_block(
         storage.write_parquet(table, dst, meta_out)
         storage.write_parquet(long, dst_d, meta_out)
         log.info(
-            "evaluated %s (%d snapshots × %d layer-analyses) in %.1fs",
+            "evaluated %s (%d snapshots × %d hidden layers × %d analyses) in %.1fs",
             dst,
             S,
-            A,
+            len(set(layer)),
+            A // len(set(layer)),
             time.perf_counter() - t0,
         )
