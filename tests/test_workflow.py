@@ -584,3 +584,44 @@ def test_claims_are_checked_and_printed(done):
     assert effects.returncode == 0, effects.stderr
     assert "ridge/original minus svm/clean:" in effects.stdout
     assert "ccgp_proper" in effects.stdout
+
+
+def test_readme_recipe_gives_the_headline_numbers(done, monkeypatch, tmp_path):
+    """The README's reading recipe, run on the tiny sweep, reproduces every number `headline`
+    prints for target and input alignment and CCGP_T; other selections are refused by name."""
+    from repgeom.results import SelectionError, cell_means, final_runs
+
+    readme = (ROOT / "README.md").read_text()
+    code = readme.split("<!-- recipe: final-runs -->")[1].split("```python")[1].split("```")[0]
+    monkeypatch.chdir(done)
+    ns: dict = {}
+    exec(code.replace("results/alignment", "results/align"), ns)
+    shown = subprocess.run(
+        [sys.executable, "-m", "repgeom", "headline", "results"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    delta = cell_means(ns["runs"], ["target_alignment", "input_alignment"], ["act", "delta"])
+    ccgp = cell_means(ns["per_run"], ["ccgp_proper"], ["act", "k", "align"])
+    for frame, cols in ((delta, ["target_alignment", "input_alignment"]), (ccgp, ["ccgp_proper"])):
+        for _, row in frame.iterrows():
+            for c in cols:
+                assert f"{row[c]:.3f} ± {row[c + '_sem']:.3f}" in shown, (c, dict(row))
+    assert len(ns["runs"]) == 12 and set(ns["original"]["epoch"]) == {20}
+    with pytest.raises(SelectionError, match="has no analysis liblinear_dual/clean; it has"):
+        final_runs("results/delta", decoder="liblinear_dual")
+    with pytest.raises(SelectionError, match="no snapshot at epoch 7"):
+        final_runs("results/delta", epoch=7)
+    out = subprocess.run(
+        [sys.executable, "-m", "repgeom", "table", "results/delta", "--csv", tmp_path / "t.csv"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0 and len(pd.read_csv(tmp_path / "t.csv")) == 12
+    bad = subprocess.run(
+        [sys.executable, "-m", "repgeom", "table", "results/delta", "--layer", "3"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 1 and "no hidden layer 3" in bad.stderr

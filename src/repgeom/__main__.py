@@ -322,7 +322,20 @@ def main(argv=None) -> int:
         type=Path,
         help="the workflow's working directory (snakemake --directory; default: here)",
     )
+    t = sub.add_parser(
+        "table",
+        help="one experiment's results, one row per run, at one epoch, layer and analysis",
+    )
+    t.add_argument("experiment", type=Path, help="the experiment folder, e.g. results/delta")
+    t.add_argument("--table", choices=("metrics", "dichotomies"), default="metrics")
+    t.add_argument("--decoder", help="the analysis's decoder (default: the primary one)")
+    t.add_argument("--protocol", help="the analysis's protocol (default: the primary one)")
+    t.add_argument("--epoch", default="final", help="a snapshot epoch, or final (default)")
+    t.add_argument("--layer", default="last", help="a hidden layer, last (default) or all")
+    t.add_argument("--csv", type=Path, help="write the rows to this CSV file instead")
     args = parser.parse_args(argv)
+    if args.command == "table":
+        return table(args)
     if args.command == "prune":
         if not args.directory.is_dir():
             print(f"error: --directory {args.directory} is not a folder", file=sys.stderr)
@@ -338,6 +351,37 @@ def main(argv=None) -> int:
     except OSError as err:  # a file we may not read (permissions, a stale NFS handle)
         print(f"error: {_os_error(err)}", file=sys.stderr)
         return 1
+
+
+def table(args) -> int:
+    """``python -m repgeom table``: :func:`repgeom.results.final_runs` printed or written."""
+    from .manifests import ManifestError
+    from .results import SelectionError, final_runs
+
+    if not (args.experiment / "manifest.json").is_file():
+        print(
+            f"error: {args.experiment} is not an aggregated experiment folder (no manifest.json);"
+            " give results/<experiment>, or run the workflow first",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        df = final_runs(
+            args.experiment, args.table, args.decoder, args.protocol, args.epoch, args.layer
+        )
+    except (SelectionError, ManifestError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except ValueError as err:  # --epoch or --layer not a number
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.csv:
+        df.to_csv(args.csv, index=False)
+        print(f"wrote {len(df)} rows to {args.csv}")
+    else:
+        with pd.option_context("display.max_rows", 60, "display.width", 160):
+            print(df)
+    return 0
 
 
 def _os_error(err: OSError) -> str:
