@@ -186,6 +186,12 @@ def test_columns_are_documented(done):
             assert set(pq.read_schema(f).names) <= documented, name
         for name in ("metrics.parquet", "dichotomies.parquet", "summary.parquet"):
             assert set(pq.read_schema(done / exp / name).names) <= documented, name
+        claims = pq.read_schema(done / exp / "claims.parquet")
+        assert set(claims.names) <= documented
+        section = doc.split("### results/<experiment>/claims.parquet")[1]
+        for key in claims.metadata:
+            if key.startswith(b"repgeom."):
+                assert f"`{key.decode()}`" in section, key
     # the row keys are declared once (storage.ROW_KEYS); every table and the dictionary follow
     run_keys = ["experiment", *storage.key_types(done / DELTA)]
     for name, extra in (("metrics.parquet", ()), ("dichotomies.parquet", ("dichotomy",))):
