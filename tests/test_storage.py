@@ -121,3 +121,20 @@ def test_open_runs_without_files(tmp_path):
         storage.open_runs(tmp_path)
     with pytest.raises(FileNotFoundError, match="no metrics.parquet"):
         storage.open_runs(tmp_path, all_on_disk=True)
+
+
+def test_versions_record_the_source_commit():
+    """Run metadata names the git commit of the source that ran (a checkout here and in CI)."""
+    import subprocess
+    from pathlib import Path
+
+    head = subprocess.run(
+        ["git", "-C", str(Path(storage.__file__).parent), "rev-parse", "HEAD"],
+        capture_output=True,
+        text=True,
+    )
+    commit = storage.package_versions()["repgeom_commit"]
+    if head.returncode:  # not a checkout git may read (a wheel, another owner): nothing to name
+        assert commit == ""
+    else:
+        assert commit.removesuffix("-dirty") == head.stdout.strip()

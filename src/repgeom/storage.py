@@ -12,10 +12,12 @@ Layout (hive partitions, see docs/data_dictionary.md), one tree per experiment::
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
 import socket
+import subprocess
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
@@ -31,13 +33,40 @@ META_PREFIX = "repgeom."
 _PACKAGES = ("repgeom", "torch", "numpy", "scikit-learn", "pyarrow", "snakemake")
 
 
+@functools.cache
+def source_commit() -> str:
+    """The git commit of the repgeom source that runs, ``<sha>-dirty`` with uncommitted changes,
+    or "" outside a git checkout (an installed wheel) or without git."""
+    here = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no", "."],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return f"{sha}-dirty" if dirty else sha
+
+
 def package_versions() -> dict[str, str]:
+    """Python's and the packages' versions, and ``repgeom_commit`` (:func:`source_commit`)."""
     out = {"python": platform.python_version()}
     for name in _PACKAGES:
         try:
             out[name] = importlib_metadata.version(name)
         except importlib_metadata.PackageNotFoundError:
             out[name] = ""
+    out["repgeom_commit"] = source_commit()
     return out
 
 
