@@ -22,7 +22,10 @@ def evaluate_block(
     """Evaluate every snapshot of each run under every analysis (decoder × protocol); write its
     metrics.parquet (run-level metrics) and dichotomies.parquet (per-dichotomy metrics, long
     form), one row per snapshot and analysis (and dichotomy)."""
-    for src, dst, dst_d in zip(weights_in, metrics_out, dichotomies_out, strict=True):
+    start = time.perf_counter()
+    for i, (src, dst, dst_d) in enumerate(
+        zip(weights_in, metrics_out, dichotomies_out, strict=True), start=1
+    ):
         t0 = time.perf_counter()
         meta = storage.read_metadata(src)
         epochs, params = storage.read_weights(src)
@@ -83,11 +86,17 @@ def evaluate_block(
         }
         storage.write_parquet(table, dst, meta_out)
         storage.write_parquet(long, dst_d, meta_out)
+        now = time.perf_counter()
         log.info(
-            "evaluated %s (%d snapshots × %d hidden layers × %d analyses) in %.1fs",
+            "run %d/%d evaluated: %s (%d snapshots × %d hidden layers × %d analyses) in %.1fs; "
+            "elapsed %.0fs, eta ≤ %.0fs",
+            i,
+            len(weights_in),
             dst,
             S,
             len(set(layer)),
             A // len(set(layer)),
-            time.perf_counter() - t0,
+            now - t0,
+            now - start,
+            (now - start) / i * (len(weights_in) - i),
         )
