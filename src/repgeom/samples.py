@@ -36,7 +36,7 @@ def make_datasets(
     data-set task gives its fixed evaluation sets (``train``, ``test``) and nothing noisy.
     """
     task = task or build_task(task_cfg)
-    if getattr(task, "fixed_data", False):
+    if task.fixed_data:
         return task.evaluation_samples()
     ds, n_tr, n_te = task_cfg["data_seed"], task_cfg["n_train"], task_cfg["n_test"]
     out = {
@@ -53,6 +53,6 @@ def make_datasets(
 
 def training_samples(task_cfg: dict, task: Task) -> tuple[np.ndarray, np.ndarray]:
     """(conditions (n,), inputs (n, …) float32) a run trains on."""
-    if getattr(task, "fixed_data", False):
+    if task.fixed_data:
         return task.training_samples()
     return task.sample(task_cfg["n_train"], data_rng(task_cfg["data_seed"], STREAM_TRAIN))

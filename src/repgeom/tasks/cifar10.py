@@ -48,6 +48,12 @@ def _split(folder: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     return cifar10.load(folder, split)
 
 
+def data_folder(path: str) -> str:
+    """``task.data_dir`` with ``~`` and ``$VARS`` expanded (the job and the parse-time check
+    read the same folder)."""
+    return os.path.expandvars(os.path.expanduser(path))
+
+
 def balanced_first(labels: np.ndarray, n: int) -> np.ndarray:
     """Indices of the first n/10 images of each class in file order, sorted: (n,) int64.
 
@@ -74,7 +80,7 @@ class Cifar10Task(Task):
     sigma = 0.0
 
     def __init__(self, data_dir: str, n_train: int, n_test: int):
-        self.data_dir = os.path.expandvars(os.path.expanduser(data_dir))
+        self.data_dir = data_folder(data_dir)
         self.n_train, self.n_test = n_train, n_test
 
     # -- data ------------------------------------------------------------------------------
@@ -157,7 +163,7 @@ def _check(exp: dict) -> list[tuple[str, str]]:
                 "is evaluated on n_test of the training images, which must all be trained on",
             )
         )
-    folder = os.path.expandvars(os.path.expanduser(task["data_dir"]))
+    folder = data_folder(task["data_dir"])
     if not os.path.isdir(folder):
         out.append(
             (
