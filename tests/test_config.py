@@ -103,6 +103,31 @@ def test_float_spellings_map_to_one_path():
     assert "sigma=0.1/delta=0.1/seed=0" in paths.pop()
 
 
+def test_spellings_of_one_setting_never_rerun_a_stage():
+    """Every record that decides whether a stage reruns (the job and experiment-wide recipe
+    hashes) is the same for any spelling of the same numbers and names."""
+
+    def records(**kw):
+        exp = Sweep(validate(delta(**kw), SCHEMA)).experiments["d"]
+        stages = ("aggregate", "claims", "figures")
+        return [exp.stage_manifest(s) for s in stages] + [
+            exp.manifest(b, stage, job)
+            for b in exp.blocks
+            for job in exp.job_cells()
+            for stage in ("train", "evaluate")
+        ]
+
+    plain = records(
+        activations=["relu_bias+0.5", "shifted_relu_s-1"], architectures=["shallow"],
+        axes={"delta": [0.5, 1], "sigma": [0.1]}, training={"epochs": 200},
+    )  # fmt: skip
+    respelt = records(
+        activations=["relu_bias+.50", "shifted_relu_s-1e0"], architectures=["mlp1"],
+        axes={"delta": ["5e-1", 1.0], "sigma": ["1e-1"]}, training={"epochs": "2e2"},
+    )  # fmt: skip
+    assert plain == respelt
+
+
 def test_seeds_as_count_or_list():
     assert Sweep(validate(delta(seeds=3), SCHEMA)).experiments["d"].seeds == [0, 1, 2]
     assert Sweep(validate(delta(seeds=[5, 2]), SCHEMA)).experiments["d"].seeds == [2, 5]

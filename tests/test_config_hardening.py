@@ -773,3 +773,49 @@ class TestSnakemake:
         assert "'results_dir'" in text and "REPGEOM_SURELY_UNSET_VAR" in text
         assert "Traceback" not in text
         assert not (tmp_path / "$REPGEOM_SURELY_UNSET_VAR").exists()
+
+
+class TestShadowedOverrides:
+    """A shared --config value that an experiment's own section overrides is reported."""
+
+    EXPERIMENTS = {
+        "delta": {"family": "delta", "training": {"epochs": 300, "snapshots": {"count": 8}}},
+        "plain": {"family": "delta"},
+    }
+
+    def test_each_shadowing_experiment_is_named_with_the_key_to_set(self):
+        from repgeom.config import shadowed_overrides
+
+        out = shadowed_overrides({"training": {"epochs": 5}}, self.EXPERIMENTS)
+        assert out == [
+            "--config training.epochs=5 changes nothing in experiment 'delta': its own "
+            "'experiments.delta.training.epochs' (300) wins. Set that key instead: "
+            "--config 'experiments={delta: {training: {epochs: 5}}}'"
+        ]
+
+    def test_nested_keys_and_untouched_keys(self):
+        from repgeom.config import shadowed_overrides
+
+        out = shadowed_overrides(
+            {"training": {"snapshots": {"count": 2}, "runs_per_job": 3}}, self.EXPERIMENTS
+        )
+        assert len(out) == 1 and "experiments.delta.training.snapshots.count' (8)" in out[0]
+        # overrides the experiments leave alone, or of other top-level keys, work: no message
+        assert shadowed_overrides({"training": {"runs_per_job": 3}}, self.EXPERIMENTS) == []
+        assert shadowed_overrides({"results_dir": "x"}, self.EXPERIMENTS) == []
+        assert shadowed_overrides({}, self.EXPERIMENTS) == []
+
+    @pytest.mark.workflow
+    def test_dry_run_reports_it(self, tmp_path):
+        f = tmp_path / "c.yaml"
+        f.write_text("experiments:\n  d: {family: delta, seeds: 1, training: {epochs: 3}}\n")
+        proc = subprocess.run(
+            snakemake_cmd(tmp_path)
+            + ["-n", "--configfile", str(f), "--config", "training={epochs: 5}"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        text = proc.stdout + proc.stderr
+        assert proc.returncode == 0, text
+        assert "--config training.epochs=5 changes nothing in experiment 'd'" in text

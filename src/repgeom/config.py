@@ -407,8 +407,9 @@ def coerce_numbers(instance, schema: dict):
     Numeric strings become numbers (YAML 1.1, as PyYAML and Snakemake read it, takes ``1e-1``
     for a string; a researcher means 0.1); integral floats become ints where the schema says
     integer (``seeds: 3.0``, ``epochs: 2e3``; JSON Schema counts them as integers, Python's
-    ``range`` does not), also inside ``oneOf``/``anyOf`` and lists; ``-0.0`` becomes ``0.0``
-    (one value, one folder).
+    ``range`` does not), also inside ``oneOf``/``anyOf`` and lists; ints become floats where the
+    schema says number (``delta: [1]`` is ``[1.0]``); ``-0.0`` becomes ``0.0`` (one value, one
+    folder, one recipe).
     """
     types = _types(schema)
     if (
@@ -427,6 +428,14 @@ def coerce_numbers(instance, schema: dict):
             return int(instance)
         if types & {"number", "integer"} and instance == 0:
             return 0.0
+    if (
+        isinstance(instance, int)
+        and not isinstance(instance, bool)
+        and "number" in types
+        and "integer" not in types
+        and abs(instance) <= 2**53
+    ):
+        return float(instance)  # 1 and 1.0 are one value: one recipe, nothing reruns
     if isinstance(instance, list) and "items" in schema:
         return [coerce_numbers(v, schema["items"]) for v in instance]
     if isinstance(instance, dict):
@@ -642,6 +651,49 @@ def _shared_family_key_errors(shared: dict, schema: dict, experiments: dict) -> 
         for path, fams in _family_only_keys({"properties": sections})
         if not present & set(fams) and _lookup(shared, path) is not None
     ]
+
+
+def _leaf_paths(node, path: tuple = ()):
+    """The paths of a nested mapping's leaves (a list or any non-mapping value is a leaf)."""
+    if isinstance(node, dict) and node:
+        for k, v in node.items():
+            yield from _leaf_paths(v, path + (k,))
+    else:
+        yield path
+
+
+def shadowed_overrides(overrides, experiments) -> list[str]:
+    """Messages for command-line settings that change nothing because an experiment's own
+    section sets the same key (an experiment's sections are the strongest layer).
+
+    ``overrides``: the ``--config`` values (Snakemake's ``config_settings.config``);
+    ``experiments``: the ``experiments`` mapping as written, before resolution. A shared key
+    (``training.epochs``) is reported once per experiment that shadows it, with the key to set
+    instead. Keys the experiments leave alone are not reported: those overrides work.
+    """
+    if not isinstance(experiments, dict):
+        return []
+    overrides = dict(overrides or {})
+    out = []
+    for section in SHARED_SECTIONS:
+        for path in _leaf_paths(overrides.get(section)):
+            key = _key_of((section,) + path)
+            for name, raw in experiments.items():
+                if not isinstance(raw, dict) or not path:
+                    continue
+                own = _lookup(raw, (section,) + path)
+                if own is not None:
+                    value = _lookup(overrides, (section,) + path)
+                    # Snakemake hands nested --config values over as written (strings)
+                    text = value if isinstance(value, str) else excerpt(value)
+                    parts = (name, section) + path
+                    example = "".join(f"{{{p}: " for p in parts) + text + "}" * len(parts)
+                    out.append(
+                        f"--config {key}={text} changes nothing in experiment "
+                        f"'{name}': its own 'experiments.{name}.{key}' ({excerpt(own)}) wins. "
+                        f"Set that key instead: --config 'experiments={example.strip()}'"
+                    )
+    return out
 
 
 def _n_snapshots(training: dict) -> int:

@@ -288,8 +288,14 @@ class Experiment:
     def semantic_config(self) -> dict:
         """The experiment's settings that change results (not progress, device, packing or
         figures)."""
+        from .activation_names import canonical_activation
+
         cfg = dict(self.cfg)
         cfg["training"] = {k: v for k, v in cfg["training"].items() if k not in EXECUTION_KEYS}
+        # names in any spelling are one setting (relu_bias+.50 is relu_bias+0.5): the same runs
+        cfg["activations"] = list(dict.fromkeys(map(canonical_activation, cfg["activations"])))
+        canonical = map(networks.canonical_network, cfg["architectures"])
+        cfg["architectures"] = list(dict.fromkeys(canonical))
         return {k: v for k, v in cfg.items() if k != "figures"}
 
     def stage_manifest(self, stage: str) -> str:

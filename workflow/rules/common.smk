@@ -3,12 +3,14 @@
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 
 from repgeom.config import (
     ConfigError,
     check_config_files,
     format_errors,
     load_schema,
+    shadowed_overrides,
     validate,
 )
 from repgeom.locking import ResultsLocked, lock_results
@@ -24,6 +26,12 @@ try:
     )
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
+# an experiment's own sections win over the shared ones, so a shared --config override can
+# change nothing; say so rather than run the old settings silently
+for _message in shadowed_overrides(
+    workflow.config_settings.config, config["experiments"]
+):
+    logger.warning(_message)
 config.clear()
 config.update(_validated)
 
