@@ -209,9 +209,19 @@ def test_alignment_claims_on_synthetic_results():
 
 
 def test_alignment_claims_without_ablation_or_alignment_are_not_run():
+    # an experiment of tanh and relu only: the ablation claims are about activations it does
+    # not run, so they are not applicable there (and say why), not merely not run
     metrics, dich = synthetic_alignment(acts=("tanh", "relu"))
     df = claims.check("a", "alignment", metrics, dich, ALIGN_KEYS)
-    assert set(df[df["claim"] == "saturating_toward_tanh"]["verdict"]) == {"not run"}
+    for claim in ("saturating_toward_tanh", "one_sided_stay_relu_like"):
+        rows = df[df["claim"] == claim]
+        assert set(rows["verdict"]) == set(rows["overall"]) == {"not applicable"}
+        assert rows["setting"].str.endswith("this experiment runs none (it runs relu, tanh)").all()
+    assert "    not applicable: about softplus" in claims.table(df)
+    # one ablation activation without tanh: applicable, but not run
+    metrics, dich = synthetic_alignment(acts=("relu", "softplus"))
+    df = claims.check("a", "alignment", metrics, dich, ALIGN_KEYS)
+    assert set(df[df["claim"] == "one_sided_stay_relu_like"]["verdict"]) == {"not run"}
     flat = claims.check(
         "a", "alignment", *(t[t["align"] == 0] for t in synthetic_alignment()), ALIGN_KEYS
     )

@@ -168,7 +168,7 @@ def claims(results: Path) -> int:
     import pandas as pd
 
     from . import manifests
-    from .claims import STATISTIC, keyed, table
+    from .claims import STATISTIC, UNTESTED, keyed, table
 
     files = []
     for exp in manifests.experiments_under(results)[0]:
@@ -191,7 +191,7 @@ def claims(results: Path) -> int:
             f"overall verdicts that change with the analysis: {len(flips)} of {len(heads)} "
             f"(with the decoder: {sum('decoder' in f for f in flips)}, with the protocol: "
             f"{sum('protocol' in f for f in flips)}); settings whose verdict changes: "
-            f"{len(settings)} of {int((main['verdict'] != 'not run').sum())}"
+            f"{len(settings)} of {int((~main['verdict'].isin(UNTESTED)).sum())}"
         )
     return 0
 

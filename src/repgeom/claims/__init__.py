@@ -15,7 +15,9 @@ test: with the 4–10 seeds of a typical sweep a sign test cannot reach 95 % bel
 normal; the interval also says how large the effect is. Where a contrast is the largest of
 several candidates (a non-monotonicity: the interior point with the largest peak or dip), the
 interval is Bonferroni-widened for the number of candidates. A claim whose data the sweep does not
-hold (one δ only, no relu) is ``not run``, never an error.
+hold (one δ only, no relu) is ``not run``, never an error; a claim about something the
+experiment does not hold at all (an ablation claim on an experiment of tanh and relu only) is
+``not applicable`` there.
 
 Every verdict is per setting. A claim's overall verdict is ``supported`` only if every tested
 setting is (an intersection–union test: valid at 5 % without correction), ``contradicted`` if
@@ -41,7 +43,11 @@ from scipy import stats
 
 MIN_SEEDS = 3
 LEVEL = 0.95
-VERDICTS = ("supported", "contradicted", "inconclusive", "not run")
+VERDICTS = ("supported", "contradicted", "inconclusive", "not run", "not applicable")
+#: verdicts that are no test of the claim: the sweep cannot test it (``not run``), or the
+#: experiment holds nothing the claim is about (``not applicable``: an ablation claim on an
+#: experiment of tanh and relu only)
+UNTESTED = ("not run", "not applicable")
 #: the columns of claims.parquet, in order
 COLUMNS = (
     "experiment",
@@ -95,6 +101,9 @@ class Claim:
     id: str
     statement: str
     contrasts: Callable[[pd.DataFrame, pd.DataFrame, list[str]], Iterator[Contrast] | str]
+    #: ``subject(final)``: None if the experiment holds what the claim is about, else why not
+    #: (the claim is then ``not applicable`` there, not ``not run``); None: always applies
+    subject: Callable[[pd.DataFrame], str | None] | None = None
 
 
 def t_interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:
@@ -126,9 +135,9 @@ def verdict(
 def overall(verdicts: list[str], contrasts: list[Contrast] = ()) -> str:
     """A claim's verdict over its settings (see the module docstring); ``contrasts``, the
     tested settings' contrasts, decide ``contradicted`` at the Bonferroni level."""
-    tested = [v for v in verdicts if v != "not run"]
+    tested = [v for v in verdicts if v not in UNTESTED]
     if not tested:
-        return "not run"
+        return "not applicable" if "not applicable" in verdicts else "not run"
     if all(v == "supported" for v in tested):
         return "supported"
     usable = [c for c in contrasts if len(c.values) >= max(MIN_SEEDS, 2)]
@@ -194,8 +203,8 @@ def check(
 def _flips(df: pd.DataFrame, by: list[str], column: str) -> pd.Series:
     """Per row: "depends on decoder" / "depends on protocol" / both / "" where ``column``
     differs between decoders under one protocol / between protocols with one decoder, within
-    the row's group ``by`` ("not run" is no verdict and never flips)."""
-    tested = df[df[column] != "not run"]
+    the row's group ``by`` (:data:`UNTESTED` are no verdicts and never flip)."""
+    tested = df[~df[column].isin(UNTESTED)]
     flags: dict[tuple, list[str]] = {}
     for key, g in tested.groupby(by, sort=False):
         what = []
@@ -230,6 +239,13 @@ def check_one(
     rows = []
     for claim in claims_of(family):
         base = {"experiment": experiment, "claim": claim.id, "statement": claim.statement}
+        if claim.subject is not None and (why := claim.subject(final)):
+            rows.append(
+                base
+                | {"setting": why, "metric": "", "n": 0}
+                | {"verdict": "not applicable", "overall": "not applicable"}
+            )
+            continue
         out = claim.contrasts(final, dich, cell)
         contrasts = [] if isinstance(out, str) else [c for c in out if len(c.values)]
         if not contrasts:
@@ -397,8 +413,8 @@ def table(claims: pd.DataFrame) -> str:
             f"  ({analysis})"
         )
         for r in main.itertuples():
-            if r.verdict == "not run":
-                lines.append(f"    not run: {r.setting}")
+            if r.verdict in UNTESTED:
+                lines.append(f"    {r.verdict}: {r.setting}")
                 continue
             ci = (
                 f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]"

@@ -66,23 +66,39 @@ def tanh_disentangled(final, dich, keys):
     return _gap(ccgp, keys, "ccgp_proper", "tanh", "relu", "CCGP of the target bits")
 
 
-def _ablation(final, wanted, what: str):
+def _ablation(final, wanted):
     """(why not, activations): the activations ``wanted`` picks, with tanh and relu present
-    and some alignment c > 0."""
+    and some alignment c > 0 (:func:`_about` has checked that there are some)."""
     acts = sorted(a for a in set(final["act"]) if wanted(a))
     if why := missing(final, "tanh", "relu"):
         return why, []
-    if not acts:
-        return f"needs {what}", []
     if aligned(final).empty:
         return "needs an alignment c > 0", []
     return None, acts
 
 
+def _about(wanted, what: str):
+    """A claim's ``subject``: it is about the activations ``wanted`` picks (``what``)."""
+
+    def subject(final: pd.DataFrame) -> str | None:
+        if any(wanted(a) for a in set(final["act"])):
+            return None
+        runs = ", ".join(sorted(set(final["act"])))
+        return f"about {what}, and this experiment runs none (it runs {runs})"
+
+    return subject
+
+
+_SATURATING = "an activation of " + ", ".join(TWO_SIDED)
+_ONE_SIDED = "softplus or a leaky relu with slope in (0, 1)"
+
+
+def _two_sided(name: str) -> bool:
+    return name.startswith(TWO_SIDED)
+
+
 def saturating_toward_tanh(final, dich, keys):
-    why, acts = _ablation(
-        final, lambda a: a.startswith(TWO_SIDED), "an activation of " + ", ".join(TWO_SIDED)
-    )
+    why, acts = _ablation(final, _two_sided)
     if why:
         return why
     final = aligned(final)
@@ -97,7 +113,7 @@ def saturating_toward_tanh(final, dich, keys):
 
 
 def one_sided_stay_relu_like(final, dich, keys):
-    why, acts = _ablation(final, one_sided, "softplus or a leaky relu with slope in (0, 1)")
+    why, acts = _ablation(final, one_sided)
     if why:
         return why
     final = aligned(final)
@@ -136,10 +152,12 @@ CLAIMS = (
         "saturating_toward_tanh",
         "activations saturating on both sides move toward tanh (higher target alignment than relu)",
         saturating_toward_tanh,
+        _about(_two_sided, _SATURATING),
     ),
     Claim(
         "one_sided_stay_relu_like",
         "one-sided activations stay relu-like (target alignment closer to relu's than tanh's)",
         one_sided_stay_relu_like,
+        _about(one_sided, _ONE_SIDED),
     ),
 )
