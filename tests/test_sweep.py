@@ -144,3 +144,39 @@ def test_figure_settings_must_name_swept_values():
     assert "experiments.d.figures.sigma': 0.3 is not in the sweep; allowed: 0.1" in errors[0]
     assert "figures.readout': sphere" in errors[1] and "allowed: uniform" in errors[1]
     assert "figures.training_delta': 0.6" in errors[2] and "0.25" in errors[2]
+
+
+def test_a_revised_protocol_re_evaluates_and_never_retrains(monkeypatch):
+    """An evaluation's recipe carries the revisions of its revised protocols: the alignment
+    tasks' ``original`` (revision 1: pairs by squared distance between sample averages) names
+    new evaluation manifests; the training's names, and the recipes of experiments without a
+    revised protocol, stay as they were."""
+    from dataclasses import replace
+
+    from repgeom.tasks import get_family
+
+    def experiment(family, protocols):
+        exp = {"family": family, "evaluation": {"protocols": protocols}}
+        return Sweep(validate({"experiments": {"e": exp}}, SCHEMA)).experiments["e"]
+
+    def names(exp):
+        job = exp.job_cells()[0]
+        block = exp.blocks[0]
+        return exp.recipe(job, block, "evaluate"), exp.manifest(block, "train", job)
+
+    recipe, _ = names(experiment("alignment", ["clean", "original"]))
+    assert recipe["protocol_revisions"] == {"original": 1}
+    assert "protocol_revisions" not in names(experiment("alignment", ["clean"]))[0]
+    before = experiment("delta", ["clean", "original"])
+    recipe, train = names(before)
+    assert "protocol_revisions" not in recipe
+    delta = get_family("delta")
+    revised = replace(delta.protocols["original"], revision=1)
+    monkeypatch.setitem(delta.protocols, "original", revised)
+    after = experiment("delta", ["clean", "original"])
+    assert names(after)[0]["protocol_revisions"] == {"original": 1}
+    assert names(after)[1] == train
+    job = after.job_cells()[0]
+    assert after.manifest(after.blocks[0], "evaluate", job) != before.manifest(
+        before.blocks[0], "evaluate", job
+    )

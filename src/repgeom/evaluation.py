@@ -135,12 +135,13 @@ def decoding_problems(
 def nearest_pair_problems(Z: np.ndarray, labels: np.ndarray, samples: str) -> list[Problem]:
     """Nearest-pair CCGP of one dichotomy at one snapshot: C/2 problems, one per pair.
 
-    Z (C, N): the condition representations; labels (C,) 0/1, balanced. Each positive
-    condition is paired with a negative one by the matching that minimises the summed Euclidean
-    distance between their representations (Hungarian algorithm); problem j trains on the
-    samples of pair j and tests on the samples of every other condition, both from ``samples``.
-    Pairs are kept as explicit condition labels (the original code mapped ``argsort`` output
-    onto sorted condition lists, which mispairs when the sort reorders ties).
+    Z (C, N): the per-condition averages of the hidden responses to ``samples``; labels (C,)
+    0/1, balanced. Each positive condition is paired with a negative one by the matching that
+    minimises the summed squared distance between their averages (:func:`metrics.nearest_pairs`,
+    its tie rule included); problem j trains on the samples of pair j and tests on the samples
+    of every other condition, both from ``samples``. Pairs are kept as explicit condition
+    labels (the original code mapped ``argsort`` output onto sorted condition lists, which
+    mispairs when the sort reorders ties).
     """
     P, Q = M.nearest_pairs(Z, labels)
     full = np.asarray(_labels(labels))
@@ -151,6 +152,20 @@ def nearest_pair_problems(Z: np.ndarray, labels: np.ndarray, samples: str) -> li
         test = np.where(train != 0, 0, full)
         out.append(Problem(samples, samples, tuple(int(v) for v in train), tuple(test.tolist())))
     return out
+
+
+def pairing_averages(H: np.ndarray, cond: np.ndarray, C: int) -> np.ndarray:
+    """What nearest-pair CCGP pairs conditions by: the per-condition averages (S, C, N) float64
+    of the hidden responses H (S, n, N) to the samples of conditions ``cond`` (n,). Raises
+    ValueError when a condition has no sample (its average, and so the pairing, is undefined)."""
+    missing = np.setdiff1d(np.arange(C), cond)
+    if len(missing):
+        raise ValueError(
+            f"nearest-pair CCGP pairs conditions by the average response to their fresh samples, "
+            f"but condition(s) {missing.tolist()} drew none of the {len(cond)} samples "
+            f"(task.n_train); raise n_train"
+        )
+    return _condition_averages(H, cond, C)
 
 
 def _unique_snapshots(params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -313,15 +328,18 @@ def _layer_analyses(task, settings, Zbar, H, cond, run, features, device):
         for p in settings.protocols
         for key, ps_ in decoding_problems(task, settings, p).items()
     }
-    # nearest-pair splits depend on each snapshot's geometry: group snapshots that share them
+    # nearest-pair splits depend on each snapshot's geometry: group snapshots that share them.
+    # The pairs follow the same fresh samples the decoders use (their per-condition averages).
     paired: dict[tuple, tuple[list[int], dict]] = {}
+    if any(p.ccgp_splits == "nearest_pairs" for p in settings.protocols):
+        pair_on = pairing_averages(H["protocol"], cond["protocol"], len(target))
     for p in settings.protocols:
         if p.ccgp_splits != "nearest_pairs":
             continue
         for s in range(S):
             cols = {}
             for name, lab in task.dichotomies.items():
-                problems = nearest_pair_problems(Zbar[s], lab, "protocol")
+                problems = nearest_pair_problems(pair_on[s], lab, "protocol")
                 for metric in ("ccgp", "ccgp_proper"):
                     cols[p.name, (name, metric)] = problems
             key = tuple(sorted((k, tuple(v)) for k, v in cols.items()))

@@ -295,21 +295,58 @@ def ccgp_proper_splits(
     return [s for ctx in contexts for s in ccgp_splits(labels, np.asarray(ctx))]
 
 
+#: matchings whose summed cost is within this relative distance of the minimum count as tied
+PAIRING_TIE_RTOL = 1e-9
+
+
+def first_optimal_assignment(cost: np.ndarray, rtol: float = PAIRING_TIE_RTOL) -> np.ndarray:
+    """The lexicographically first minimum-cost one-to-one assignment of rows to columns.
+
+    cost (m, m), nonnegative and finite. Returns cols (m,) int: row i is assigned column
+    cols[i]. Of the assignments whose summed cost is at most (1 + ``rtol``) times the minimum,
+    the one whose column sequence (cols[0], cols[1], …) is lexicographically smallest: row 0
+    gets the lowest column it can have in a minimum assignment, then row 1, and so on. This
+    makes ties exact and documented instead of the solver's internal order, and treats sums
+    that differ only by rounding as ties.
+    """
+    cost = np.asarray(cost, dtype=np.float64)
+    m = len(cost)
+    _, cols = linear_sum_assignment(cost)
+    limit = cost[np.arange(m), cols].sum() * (1 + rtol)
+    for i in range(m):
+        prefix = cost[np.arange(i), cols[:i]].sum()
+        # columns below the incumbent's: the first one that still completes within the limit
+        for q in sorted(set(range(m)) - set(cols[:i].tolist())):
+            if q >= cols[i]:
+                break
+            rest = np.setdiff1d(np.arange(m), np.append(cols[:i], q))
+            sub = cost[i + 1 :][:, rest]
+            r, c = linear_sum_assignment(sub)
+            if prefix + cost[i, q] + sub[r, c].sum() <= limit:
+                cols[i], cols[i + 1 :] = q, rest[c]
+                break
+    return cols
+
+
 def nearest_pairs(Z: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pair each positive condition of a balanced 0/1 dichotomy with a negative one.
 
     Z (C, N): condition representations; labels (C,). Returns (P, Q), condition indices with P
     ascending and Q[j] the negative condition matched to P[j] by the assignment that minimises
-    the summed Euclidean distance ‖Z_p − Z_q‖ (Hungarian algorithm; ties broken by SciPy's
-    deterministic order).
+    the summed **squared** distance Σ_j ‖Z_P[j] − Z_Q[j]‖² (as the original code's
+    ``efficient_ccgp`` did). Ties (:func:`first_optimal_assignment`): the lowest positive
+    condition gets the lowest negative condition it can have in a minimum matching, then the
+    next positive, and so on.
     """
     labels = np.asarray(labels)
     P, Q = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
     if len(P) != len(Q) or len(P) == 0:
         raise ValueError("nearest pairs need a balanced 0/1 dichotomy")
-    dist = np.linalg.norm(Z[P][:, None, :] - Z[Q][None, :, :], axis=-1)
-    rows, cols = linear_sum_assignment(dist)
-    return P[rows], Q[cols]
+    Z = np.asarray(Z, dtype=np.float64)
+    if not np.all(np.isfinite(Z[np.concatenate([P, Q])])):
+        raise ValueError("nearest pairs need finite condition representations")
+    dist2 = ((Z[P][:, None, :] - Z[Q][None, :, :]) ** 2).sum(axis=-1)
+    return P, Q[first_optimal_assignment(dist2)]
 
 
 def ccgp(

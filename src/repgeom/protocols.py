@@ -32,13 +32,18 @@ class Protocol:
     samples of the held-out ones (the training samples unused).
     ``ccgp_splits``: ``all`` gives CCGP over all splits and over the proper splits;
     ``nearest_pairs`` gives, in both columns, the mean over the C/2 splits that each train on one
-    positive and one negative condition paired by a minimum-distance matching of the hidden
-    condition means, and test on every other condition.
+    positive and one negative condition and test on every other condition; the pairs are the
+    matching that minimises the summed squared distance between the conditions' average hidden
+    responses to the fresh samples below (the samples the decoders use).
     ``ccgp_sigma``: with ``nearest_pairs``, the noise of the fresh samples that the decoders are
     fitted and scored on (``None``: the evaluation's ``test_sigma``).
     ``intercept``: decoding accuracy and shattering dimension predict with the decoder's
     intercept (False uses w·h alone).
     ``description``: one line for docs and logs.
+    ``revision``: counts the changes of what the protocol computes (0: none yet). An
+    evaluation's recipe carries the revisions of its protocols that are above 0, so revising a
+    protocol re-evaluates the experiments that use it (never retrains) instead of mixing results
+    of two definitions; experiments of unrevised protocols keep their names.
     """
 
     name: str = "clean"
@@ -48,6 +53,7 @@ class Protocol:
     ccgp_splits: str = "all"
     ccgp_sigma: float | None = None
     intercept: bool = True
+    revision: int = 0
 
     def __post_init__(self):
         if self.ps_on not in PS_SOURCES:

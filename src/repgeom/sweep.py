@@ -253,8 +253,8 @@ class Experiment:
 
     def recipe(self, job, block: Block, stage: str) -> dict:
         """What the ``stage`` job of ``job`` (its job keys' values) and ``block`` makes its
-        files from: the runs' resolved configurations (train), or the training's recipe hash
-        and the evaluation settings (evaluate)."""
+        files from: the runs' resolved configurations (train), or the training's recipe hash,
+        the evaluation settings and the revisions of its revised protocols (evaluate)."""
         job = tuple(job[k] for k in self.job_keys)
         return self._recipe(job, block, stage)
 
@@ -270,7 +270,18 @@ class Experiment:
         return {
             "train": self._recipe_hash(job, block, "train"),
             "evaluation": self.cfg["evaluation"],
+        } | self.protocol_revisions()
+
+    def protocol_revisions(self) -> dict:
+        """``{"protocol_revisions": {name: revision}}`` for the experiment's protocols revised
+        at least once (``repgeom.protocols.Protocol.revision``), else ``{}``: a revision names
+        new evaluation manifests, so results of a protocol's earlier definition are
+        re-evaluated, and the recipes of experiments without revised protocols are unchanged."""
+        known = self.family.protocols
+        revised = {
+            n: known[n].revision for n in self.cfg["evaluation"]["protocols"] if known[n].revision
         }
+        return {"protocol_revisions": revised} if revised else {}
 
     @functools.cache  # noqa: B019 (an experiment lives as long as the workflow's parse)
     def aggregate_recipe(self) -> dict:

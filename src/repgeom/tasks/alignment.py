@@ -43,11 +43,14 @@ ORIGINAL = Protocol(
     name="original",
     description=(
         "as the paper's Fig. 4 analysis ran per network: CCGP over the C/2 nearest-pair splits "
-        "(pairs matched by the hidden condition means, by condition label) on fresh samples "
-        "at sigma 0.5"
+        "on fresh samples at sigma 0.5 (pairs matched by the summed squared distance between "
+        "the conditions' average responses to those samples, by condition label)"
     ),
     ccgp_splits="nearest_pairs",
     ccgp_sigma=0.5,
+    # 1: pairs by squared distance between sample averages (0 paired noise-free responses by
+    # Euclidean distance)
+    revision=1,
 )
 
 #: the kernel families (how π is chosen for a given alignment)
