@@ -631,3 +631,42 @@ def test_readme_recipe_gives_the_headline_numbers(done, monkeypatch, tmp_path):
         text=True,
     )
     assert bad.returncode == 1 and "no hidden layer 3" in bad.stderr
+
+
+def test_readme_raw_recipes_filter_to_the_headline_numbers(done, monkeypatch):
+    """The README's plain-Parquet recipes (pandas, duckdb, polars), run on the tiny sweep, give
+    the same final-epoch cell means as `final_runs`, which the test above ties to `headline`."""
+    import duckdb
+
+    from repgeom.results import cell_means, final_runs
+
+    readme = (ROOT / "README.md").read_text()
+    part = readme.split("The raw tables are plain Parquet")[1].split("### Results of earlier")[0]
+    blocks = re.findall(r"```(python|sql)\n(.*?)```", part, flags=re.S)
+    assert [lang for lang, _ in blocks] == ["python", "sql", "python"]
+    monkeypatch.chdir(done)
+    # the README's epochs are the default config's last ones; the tiny sweep's are 20 and 10
+    tiny = {"epoch = 300": "epoch = 20", "epoch = 200": "epoch = 10"}
+    tiny |= {"results/alignment": ALIGN}
+    ns: dict = {}
+    exec(blocks[0][1], ns)
+    runs = final_runs(DELTA)
+    want = cell_means(runs, ["target_alignment", "input_alignment"], ["act", "delta"])
+    got = ns["final"].groupby(["act", "delta"])[["target_alignment", "input_alignment"]].mean()
+    assert len(ns["final"]) == len(runs)
+    for _, row in want.iterrows():
+        for c in ("target_alignment", "input_alignment"):
+            assert np.isclose(got.loc[(row["act"], row["delta"]), c], row[c]), c
+    sql = blocks[1][1]
+    for old, new in tiny.items():
+        sql = sql.replace(old, new)
+    first, second = (duckdb.sql(q).df() for q in sql.split(";") if q.strip(" \n-"))
+    aligned = want[want["delta"] >= 0.25].reset_index(drop=True)
+    assert np.allclose(first.iloc[:, 2], aligned["target_alignment"])
+    assert np.allclose(first.iloc[:, 3], aligned["input_alignment"])
+    dich = final_runs(ALIGN, table="dichotomies")
+    trained = dich[dich.role == "target, latent"]
+    per_run = trained.groupby(["act", "k", "align", "seed"])["ccgp_proper"].mean().reset_index()
+    ccgp = cell_means(per_run, ["ccgp_proper"], ["act", "k", "align"])
+    assert np.allclose(second.iloc[:, 3], ccgp["ccgp_proper"])
+    exec(blocks[2][1], {})
