@@ -144,3 +144,31 @@ def test_figure_settings_must_name_swept_values():
     assert "experiments.d.figures.sigma': 0.3 is not in the sweep; allowed: 0.1" in errors[0]
     assert "figures.readout': sphere" in errors[1] and "allowed: uniform" in errors[1]
     assert "figures.training_delta': 0.6" in errors[2] and "0.25" in errors[2]
+
+
+def _exp(family: str, **exp):
+    cfg = {"experiments": {"e": {"family": family} | exp}}
+    return Sweep(validate(cfg, SCHEMA)).experiments["e"]
+
+
+@pytest.mark.parametrize(
+    ("family", "exp", "figures"),
+    [
+        ("delta", {"axes": {"delta": [0, 0.5]}}, ("delta_sweep", "over_training")),
+        # one δ: no sweep figure, a column of dots
+        ("delta", {"axes": {"delta": [0.5]}}, ("over_training",)),
+        (
+            "alignment",
+            {"activations": ["tanh", "relu"], "axes": {"alignments": 4}},
+            ("alignment_sweep", "alignment_plane", "disentanglement"),
+        ),
+        # one c and more activations (the ablation): nothing drawn against c
+        (
+            "alignment",
+            {"activations": ["tanh", "relu", "softplus"], "axes": {"alignments": 4, "align": [1]}},
+            ("alignment_plane", "ablation"),
+        ),
+    ],
+)
+def test_figures_follow_the_axes(family, exp, figures):
+    assert _exp(family, **exp).figures == figures
