@@ -98,6 +98,7 @@ def footer(
     sigma=None,
     unit: str = "seeds",
     when: str = "each run's final snapshot",
+    analysis: str | None = None,
     extra: str = "",
 ):
     """The figure's footer: what it shows (error bars, n, epochs, noise, analysis), wrapped to
@@ -106,7 +107,7 @@ def footer(
         f"mean ± s.e.m. over n = {n} {unit} per point (error bars and bands)",
         f"trained {context.epochs} epochs, {when}",
         context.noise(sigma),
-        context.analysis(),
+        analysis or context.analysis(),
     ] + ([extra] if extra else [])
     text = " · ".join(p for p in parts if p)
     width = max(40, int(fig.get_figwidth() * 15))
