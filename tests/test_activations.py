@@ -358,3 +358,35 @@ def test_reductions_name_canonical_activations():
             assert canonical_activation(other) == other
             spelled = f"{fam.name}{fam.param}{value!r}"
             assert get_activation(spelled) is get_activation(other), spelled
+
+
+@pytest.mark.parametrize(
+    "name, kind",
+    [
+        ("tanh", "two-sided saturating"),
+        ("hardtanh", "two-sided saturating"),
+        ("bounded_relu_ub1", "two-sided saturating"),
+        ("relu6", "two-sided saturating"),
+        ("relu", "one-sided or non-saturating"),
+        ("softplus", "one-sided or non-saturating"),
+        ("leaky_relu", "one-sided or non-saturating"),
+        ("identity", "one-sided or non-saturating"),
+        ("shifted_relu_s-0.5", "kink shift"),
+        ("relu_bias+0.5", "bias shift"),
+        ("tanh_bias-1", "bias shift"),
+        # a number that gives back the plain activation gives back its kind
+        ("relu_bias+0", "one-sided or non-saturating"),
+        ("shifted_relu_s0", "one-sided or non-saturating"),
+    ],
+)
+def test_activation_kind(name, kind):
+    from repgeom.activation_names import activation_kind
+
+    assert activation_kind(name) == kind
+
+
+def test_every_family_declares_a_known_kind():
+    from repgeom.activation_names import KINDS
+
+    for fam in FAMILIES.values():
+        assert fam.kind in KINDS and fam.param_kind in (*KINDS, None), fam.name

@@ -180,3 +180,31 @@ def test_a_revised_protocol_re_evaluates_and_never_retrains(monkeypatch):
     assert after.manifest(after.blocks[0], "evaluate", job) != before.manifest(
         before.blocks[0], "evaluate", job
     )
+
+
+def _exp(family: str, **exp):
+    cfg = {"experiments": {"e": {"family": family} | exp}}
+    return Sweep(validate(cfg, SCHEMA)).experiments["e"]
+
+
+@pytest.mark.parametrize(
+    ("family", "exp", "figures"),
+    [
+        ("delta", {"axes": {"delta": [0, 0.5]}}, ("delta_sweep", "over_training")),
+        # one δ: no sweep figure, a column of dots
+        ("delta", {"axes": {"delta": [0.5]}}, ("over_training",)),
+        (
+            "alignment",
+            {"activations": ["tanh", "relu"], "axes": {"alignments": 4}},
+            ("alignment_sweep", "alignment_plane", "disentanglement"),
+        ),
+        # one c and more activations (the ablation): nothing drawn against c
+        (
+            "alignment",
+            {"activations": ["tanh", "relu", "softplus"], "axes": {"alignments": 4, "align": [1]}},
+            ("alignment_plane", "ablation"),
+        ),
+    ],
+)
+def test_figures_follow_the_axes(family, exp, figures):
+    assert _exp(family, **exp).figures == figures

@@ -46,6 +46,14 @@ spelling to one canonical name, which :func:`get_activation` returns as ``.name`
   ``relu``; ``tanh_bias-0`` → ``tanh``; ``leaky_relu_slope0.01`` → ``leaky_relu``;
   ``leaky_relu_slope1`` → ``identity``; ``bounded_relu_ub6`` → ``relu6``.
 
+Kinds
+-----
+Every activation has a *kind* (:func:`activation_kind`, one of :data:`KINDS`), the shape that
+the paper's ablation (Fig. 5) groups by: saturating on both sides (a banded derivative, as
+tanh), saturating on at most one side, relu with its kink moved off the origin, and tanh or
+relu with a shifted initial bias. A family declares its kind, and the kind of its non-default
+parameter values where the number changes it (the bias shifts of ``tanh`` and ``relu``).
+
 Canonical examples: ``bounded_relu_ub1``, ``bounded_relu_ub1.5``, ``shifted_relu_s-0.5``,
 ``shifted_relu_s+1``, ``relu_bias+0.5``, ``tanh_bias-1``, ``leaky_relu_slope-0.2``.
 An unknown or malformed name, or an invalid parameter (ub ≤ 0, a number out of range), raises
@@ -62,6 +70,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+#: the kinds of activation the ablation contrasts (spec §8.1, Fig. 5), in the order figures
+#: show them: the paper's argument runs from tanh-like shapes to relu-like ones, then shifts
+TWO_SIDED = "two-sided saturating"
+ONE_SIDED = "one-sided or non-saturating"
+KINK_SHIFT = "kink shift"
+BIAS_SHIFT = "bias shift"
+KINDS: tuple[str, ...] = (TWO_SIDED, ONE_SIDED, KINK_SHIFT, BIAS_SHIFT)
+
 
 @dataclass(frozen=True)
 class Family:
@@ -69,7 +85,9 @@ class Family:
     number (``param``), how that number is shown in documentation (``symbol``), whether its
     canonical form always carries a sign, the value that the bare name stands for (``default``;
     None: the number is required), parameter values that make it another activation
-    (``same_as``: value → that canonical name) and a check returning an error text or None."""
+    (``same_as``: value → that canonical name), a check returning an error text or None, the
+    family's ``kind`` (one of :data:`KINDS`) and ``param_kind``, the kind of a name whose
+    number differs from ``default`` where that number changes the kind (None: it does not)."""
 
     name: str
     param: str = ""
@@ -78,6 +96,10 @@ class Family:
     default: float | None = None
     same_as: Mapping[float, str] = field(default_factory=dict)
     check: Callable[[float], str | None] = lambda x: None
+    #: the shape of f that the ablation groups by (one of KINDS); every entry must state it
+    kind: str = field(kw_only=True)
+    #: the kind of a non-default number (a shifted bias), or None where it keeps ``kind``
+    param_kind: str | None = None
 
     @property
     def spelling(self) -> str:
@@ -91,24 +113,32 @@ def _positive(what: str) -> Callable[[float], str | None]:
     return lambda x: None if x > 0 else f"{what} must be > 0"
 
 
-_SHIFT = {"param": "_bias", "symbol": "±s", "signed": True, "default": 0.0}
+_SHIFT = {
+    "param": "_bias",
+    "symbol": "±s",
+    "signed": True,
+    "default": 0.0,
+    "param_kind": BIAS_SHIFT,
+}
 
 #: family name → entry; the order is that of the error messages and ACTIVATION_FAMILIES
 FAMILIES: dict[str, Family] = {
     fam.name: fam
     for fam in (
-        Family("tanh", **_SHIFT),
-        Family("relu", **_SHIFT),
-        Family("relu6"),
-        Family("hardtanh"),
-        Family("softplus"),
-        Family("identity"),
+        Family("tanh", kind=TWO_SIDED, **_SHIFT),
+        Family("relu", kind=ONE_SIDED, **_SHIFT),
+        # relu6 is bounded_relu_ub6: flat below 0 and above 6
+        Family("relu6", kind=TWO_SIDED),
+        Family("hardtanh", kind=TWO_SIDED),
+        Family("softplus", kind=ONE_SIDED),
+        Family("identity", kind=ONE_SIDED),
         Family(
             "leaky_relu",
             "_slope",
             "ε",
             default=0.01,
             same_as={0.0: "relu", 1.0: "identity"},
+            kind=ONE_SIDED,
         ),
         Family(
             "bounded_relu",
@@ -116,8 +146,9 @@ FAMILIES: dict[str, Family] = {
             "ub",
             same_as={6.0: "relu6"},
             check=_positive("the upper bound ub"),
+            kind=TWO_SIDED,
         ),
-        Family("shifted_relu", "_s", "±s", signed=True, same_as={0.0: "relu"}),
+        Family("shifted_relu", "_s", "±s", signed=True, same_as={0.0: "relu"}, kind=KINK_SHIFT),
     )
 }
 
@@ -196,3 +227,13 @@ def _canonical(name: str) -> str:
     if len(number) > _MAX_NUMBER_CHARS:
         raise _error(name, f"its number takes over {_MAX_NUMBER_CHARS} characters written out")
     return fam.name + fam.param + number
+
+
+def activation_kind(name: str) -> str:
+    """The kind (one of :data:`KINDS`) of an activation, from its family in :data:`FAMILIES`:
+    ``tanh`` is two-sided saturating, ``tanh_bias-1`` a bias shift."""
+    canonical = canonical_activation(name)
+    fam, x = parse_activation(canonical)
+    if fam.param_kind is not None and x is not None and x != fam.default:
+        return fam.param_kind
+    return fam.kind

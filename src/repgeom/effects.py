@@ -8,6 +8,7 @@ the seed-mean at the final epoch (what a figure shows). ``python -m repgeom effe
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 #: metrics an analysis can change: (table, column)
@@ -87,3 +88,42 @@ def format_effects(df: pd.DataFrame, primary: tuple[str, str]) -> str:
                 f"{r.mean_diff:>+8.3f} {r.max_abs_diff_final_mean:>27.3f}"
             )
     return "\n".join(lines)
+
+
+def contrast_signs(
+    final: pd.DataFrame, value: str, at: list[str], a: str = "tanh", b: str = "relu", tol=0.02
+) -> pd.Series:
+    """Per analysis (decoder, protocol) and cell ``at``: the sign (−1, 0 or +1; 0 where the
+    difference is under ``tol``) of the seed-mean ``value`` of activation ``a`` minus ``b``,
+    from ``final`` (one row per run, analysis and cell, with an ``act`` column)."""
+    by = ["decoder", "protocol", *at]
+    means = final.groupby([*by, "act"], observed=True)[value].mean().unstack("act")
+    if a not in means or b not in means:
+        return pd.Series(dtype=float)
+    diff = (means[a] - means[b]).dropna()
+    return diff.where(diff.abs() >= tol, 0.0).apply(lambda x: float(np.sign(x)))
+
+
+def decoder_reversals(
+    final: pd.DataFrame, value: str, at: list[str], primary: tuple[str, str], **kw
+) -> dict[str, list[tuple]]:
+    """Per decoder other than the primary one (under the primary protocol): the cells ``at``
+    where the tanh − relu difference of ``value`` (:func:`contrast_signs`) has another sign
+    than under the primary analysis; decoders without such a cell are left out."""
+    signs = contrast_signs(final, value, at, **kw)
+    if signs.empty:
+        return {}
+    dec0, prot = primary
+    by_analysis = signs.unstack([*at]) if at else signs.to_frame().T
+    if (dec0, prot) not in by_analysis.index:
+        return {}
+    base = by_analysis.loc[(dec0, prot)]
+    out = {}
+    for (dec, p), row in by_analysis.iterrows():
+        if p != prot or dec == dec0:
+            continue
+        differ = (row != base) & row.notna() & base.notna()
+        cells = [c if isinstance(c, tuple) else (c,) for c in row.index[differ]]
+        if cells:
+            out[dec] = cells
+    return out

@@ -123,13 +123,15 @@ class Experiment:
 
     @property
     def figures(self) -> tuple[str, ...]:
-        """Names of the experiment's figures: its family's, ``analyses`` when it has more than
-        one analysis, ``layers`` when an architecture has more than one hidden layer."""
+        """Names of the experiment's figures: its family's that its axes call for
+        (:attr:`Family.figures_for`), ``analyses`` when it has more than one analysis,
+        ``layers`` when an architecture has more than one hidden layer."""
         deep = any(networks.n_layers(a) > 1 for a in self.cfg["architectures"])
+        own = self.family.figures
+        if self.family.figures_for is not None:
+            own = self.family.figures_for({k: self.axis_values(k) for k in self.key_types})
         return (
-            self.family.figures
-            + (("analyses",) if len(self.analyses) > 1 else ())
-            + (("layers",) if deep else ())
+            own + (("analyses",) if len(self.analyses) > 1 else ()) + (("layers",) if deep else ())
         )
 
     @property

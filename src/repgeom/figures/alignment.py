@@ -8,10 +8,15 @@
   the quarter disc a² + b² ≤ 1.
 * ``disentanglement``: PS and CCGP (proper splits) of the trained target bits against c, the
   mean over the k target bits of each run (for k = d, the disentanglement claim).
-* ``ablation``: each activation's target and input alignment as bars, with tanh's and relu's
-  values as reference lines, per (kernel, d, k), averaged over the c grid of the experiment.
+* ``ablation``: each activation's target and input alignment as bars grouped by its kind
+  (:func:`repgeom.activation_names.activation_kind`: two-sided saturating, one-sided, kink
+  shift, bias shift), with tanh's and relu's values as reference lines, per (kernel, d, k);
+  each run's value is its mean over the experiment's c > 0 (the c the claims use).
 
-Statistics are mean ± s.e.m. over runs (network seeds, and task seeds in the random family).
+Which of these an experiment gets depends on its axes (``repgeom.tasks.alignment``): nothing
+is drawn against c with one c, and no ablation without activations besides tanh and relu.
+Statistics are mean ± s.e.m. over runs (network seeds, and task seeds in the random family),
+drawn as bands or error bars.
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..sweep import fmt_float
+from ..activation_names import KINDS, activation_kind
+from ..claims.alignment import aligned
 from ..tasks.alignment import mask_name, parity_masks
-from . import COLORS, band, mean_sem
+from . import COLORS, Context, band, footer, grid, mean_sem, note, save, sign_note
 
 GROUP = ["kernel", "d", "k"]
 
@@ -43,7 +49,7 @@ def final_epoch(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["epoch"] == df.groupby(run, observed=True)["epoch"].transform("max")]
 
 
-def select(df: pd.DataFrame, figures: dict) -> tuple[pd.DataFrame, str]:
+def select(df: pd.DataFrame, figures: dict) -> tuple[pd.DataFrame, str, float]:
     """Rows of the figure's σ, readout and architecture (nulls → the first in the data)."""
     choice = {
         "sigma": figures["sigma"] if figures["sigma"] is not None else df["sigma"].iloc[0],
@@ -52,8 +58,8 @@ def select(df: pd.DataFrame, figures: dict) -> tuple[pd.DataFrame, str]:
     }
     mask = np.isclose(df["sigma"], float(choice["sigma"]))
     mask &= (df["readout"] == choice["readout"]) & (df["arch"] == choice["arch"])
-    where = f"σ = {fmt_float(choice['sigma'])}, readout {choice['readout']}, {choice['arch']}"
-    return df[np.asarray(mask)], where
+    where = f"readout {choice['readout']}, {choice['arch']}"
+    return df[np.asarray(mask)], where, float(choice["sigma"])
 
 
 def target_bits(d: int, k: int) -> list[str]:
@@ -92,164 +98,210 @@ def _against_c(ax, sub: pd.DataFrame, col: str, colors: dict) -> None:
         band(ax, st["task_alignment"], st["mean"], st["sem"], act, colors[act])
 
 
-def _finish(fig, axes, df: pd.DataFrame, title: str):
-    """Legend in the first panel; the title closes with the statistics and n."""
-    axes[0, 0].legend(frameon=False, fontsize=7)
-    n = _n(df, ["act", *GROUP, "align"])
-    fig.suptitle(f"{title}; mean ± s.e.m., n = {n} runs per point)", fontsize=9)
+def _c_ticks(ax, sub: pd.DataFrame) -> None:
+    """Ticks at the experiment's c values."""
+    cs = sorted(sub["task_alignment"].unique())
+    ax.set_xticks(cs, [f"{c:.2f}" for c in cs])
+
+
+def _sweep_panels(df, colors, panels, notes=None):
+    """A grid of (group, column, title, y-label, y-limits) panels of ``col`` against c."""
+    fig, axes, _ = grid(len(panels), columns=2)
+    for ax, (key, sub, col, title, ylabel, ylim) in zip(axes, panels, strict=True):
+        _against_c(ax, sub, col, colors)
+        if col == "target_alignment":
+            cs = np.linspace(0, sub["task_alignment"].max(), 50)
+            ax.plot(cs, cs, "k--", lw=1, label="task: CKA(K_x, K_y) = c")
+        ax.set(
+            title=f"{title}\n{_label(key)}",
+            xlabel="task alignment c = CKA(K_x, K_y)",
+            ylabel=ylabel,
+            ylim=ylim,
+        )
+        _c_ticks(ax, sub)
+        ax.grid(alpha=0.3)
+        note(ax, (notes or {}).get((key, col), ""))
+    axes[0].legend(loc="best")
     return fig
 
 
-def alignment_sweep(df: pd.DataFrame, colors: dict, where: str):
-    groups = _groups(df)
-    fig, axes = plt.subplots(
-        len(groups), 2, figsize=(7.0, 2.6 * len(groups)), squeeze=False, constrained_layout=True
-    )
-    for row, (key, sub) in zip(axes, groups, strict=True):
-        cs = np.linspace(0, sub["task_alignment"].max(), 50)
-        for ax, col, name in zip(
-            row, ("target_alignment", "input_alignment"), ("Target", "Input"), strict=True
-        ):
-            _against_c(ax, sub, col, colors)
-            if col == "target_alignment":
-                ax.plot(cs, cs, "k--", lw=1, label="task CKA(Kx, Ky) = c")
-            ax.set(
-                title=f"{name} alignment ({_label(key)})",
-                xlabel="task alignment c = CKA(Kx, Ky)",
-                ylabel="CKA",
-                ylim=(0, 1.02),
-            )
-            ax.grid(alpha=0.3)
-    return _finish(fig, axes, df, f"Alignment tasks, end of training ({where}")
+def alignment_sweep(df: pd.DataFrame, colors: dict, where: str, context: Context):
+    """Target and input alignment against c, a row of two panels per (kernel, d, k)."""
+    panels = [
+        (key, sub, col, f"{name} alignment", f"CKA(K_h, K_{v}), 0–1", (0, 1.02))
+        for key, sub in _groups(df)
+        for col, name, v in (("target_alignment", "Target", "y"), ("input_alignment", "Input", "x"))
+    ]
+    fig = _sweep_panels(df, colors, panels)
+    fig.suptitle(f"Alignment tasks, end of training: hidden-layer alignment against c ({where})")
+    return fig
 
 
-def alignment_plane(df: pd.DataFrame, colors: dict, where: str):
+def alignment_plane(df: pd.DataFrame, colors: dict, where: str, context: Context):
+    """The corrected plane (a, b), a panel per (kernel, d, k): one point per activation and c,
+    mean ± s.e.m. of a and b over runs as error bars."""
     groups = _groups(df)
     several_c = df["task_alignment"].nunique() > 1
-    fig, axes = plt.subplots(
-        1,
-        len(groups),
-        figsize=(3.2 * len(groups) + 2.2, 3.6),
-        squeeze=False,
-        constrained_layout=True,
-    )
+    fig, axes, _ = grid(len(groups), panel=(3.1, 3.1))
     t = np.linspace(0, np.pi / 2, 100)
-    for ax, (key, sub) in zip(axes[0], groups, strict=True):
+    for ax, (key, sub) in zip(axes, groups, strict=True):
         a, b = corrected_coordinates(
             sub["input_alignment"], sub["target_alignment"], sub["task_alignment"]
         )
         pts = sub.assign(a=np.asarray(a), b=np.asarray(b))
         for i, (act, p) in enumerate(pts.groupby("act", observed=True, sort=False)):
-            m = p.groupby("task_alignment", observed=True)[["a", "b"]].mean()
-            ax.plot(m["a"], m["b"], "o-", color=colors[act], label=act, ms=3, lw=1)
+            sa, sb = (mean_sem(p, ["task_alignment"], v) for v in ("a", "b"))
+            ax.errorbar(
+                sa["mean"],
+                sb["mean"],
+                xerr=sa["sem"],
+                yerr=sb["sem"],
+                fmt="o-" if several_c else "o",
+                color=colors[act],
+                label=act,
+                ms=3.5,
+                lw=1,
+                capsize=2,
+            )
             if several_c:
                 ax.plot(
-                    m["a"].iloc[:1],
-                    m["b"].iloc[:1],
+                    sa["mean"].iloc[:1],
+                    sb["mean"].iloc[:1],
                     "o",
                     mfc="none",
                     mec="k",
-                    ms=7,
+                    ms=8,
                     label="lowest c" if i == 0 else None,
                 )
         ax.plot(np.cos(t), np.sin(t), "k--", lw=1, label="a² + b² = 1")
+        c_text = "" if several_c else f"; c = {sub['task_alignment'].iloc[0]:.3f}"
         ax.set(
-            title=_label(key),
-            xlabel="a (input-like coordinate)",
-            ylabel="b (target-like coordinate)",
+            title=_label(key) + c_text,
+            xlabel="a (input-like coordinate, 0–1)",
+            ylabel="b (target-like coordinate, 0–1)",
             xlim=(0, 1.05),
             ylim=(0, 1.05),
             aspect="equal",
         )
         ax.grid(alpha=0.3)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside right center", frameon=False, fontsize=7)
-    n = _n(df, ["act", *GROUP, "align"])
-    per = "one point per task alignment c, " if several_c else ""
-    fig.suptitle(
-        f"Corrected alignment plane, end of training\n({where}; {per}mean over n = {n} runs)",
-        fontsize=9,
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right center")
+    fig.set_figwidth(fig.get_figwidth() + 1.6)
+    per = (
+        "one point per activation and task alignment c" if several_c else "one point per activation"
     )
+    fig.suptitle(f"Corrected alignment plane, end of training ({where})\n{per}")
     return fig
 
 
-def disentanglement(df: pd.DataFrame, colors: dict, where: str, ccgp_where: str = ""):
-    groups = _groups(df)
-    fig, axes = plt.subplots(
-        len(groups), 2, figsize=(7.0, 2.6 * len(groups)), squeeze=False, constrained_layout=True
-    )
-    for row, (key, sub) in zip(axes, groups, strict=True):
+def disentanglement(df: pd.DataFrame, colors: dict, where: str, context: Context):
+    """PS and CCGP (proper splits) of the trained target bits against c, each run's mean over
+    its k target bits, a row of two panels per (kernel, d, k)."""
+    panels, notes, every = [], {}, _every(context)
+    for key, sub in _groups(df):
         bits = target_bits(int(key[1]), int(key[2]))
-        sub = sub.assign(
-            ps_targets=sub[[f"ps_{b}" for b in bits]].mean(axis=1),
-            ccgp_targets=sub[[f"ccgp_proper_{b}" for b in bits]].mean(axis=1),
-        )
         what = f"mean of the {len(bits)} target bits" if len(bits) > 1 else f"target {bits[0]}"
-        for ax, col, name, ylim in zip(
-            row,
-            ("ps_targets", "ccgp_targets"),
-            ("PS on the condition means", f"CCGP, proper splits ({ccgp_where})"),
-            ((-1.02, 1.02), (0, 1.02)),
-            strict=True,
+        sub = _target_means(sub, bits)
+        for col, name, ylabel, ylim in (
+            ("ps_targets", "PS", "parallelism score, −1 to 1", (-1.02, 1.02)),
+            ("ccgp_targets", "CCGP (proper splits)", "accuracy (chance 0.5)", (-0.02, 1.02)),
         ):
-            _against_c(ax, sub, col, colors)
-            ax.set(
-                title=f"{name}\n{what}; {_label(key)}",
-                xlabel="task alignment c",
-                ylim=ylim,
-            )
-            ax.grid(alpha=0.3)
-    return _finish(fig, axes, df, f"Trained target bits, end of training ({where}")
+            panels.append((key, sub, col, f"{name}, {what}", ylabel, ylim))
+            if not every.empty:
+                e = _target_means(every[(every[GROUP] == key).all(axis=1)], bits)
+                notes[(key, col)] = sign_note(e, col, "task_alignment", context.primary, "c")
+    fig = _sweep_panels(df, colors, panels, notes)
+    fig.suptitle(f"Trained target bits, end of training: abstraction against c ({where})")
+    return fig
 
 
-def ablation(df: pd.DataFrame, colors: dict, where: str):
-    groups = _groups(df)
-    acts = list(dict.fromkeys(df["act"]))
-    fig, axes = plt.subplots(
-        len(groups),
-        2,
-        figsize=(8.0, 0.8 + 0.28 * len(acts) * len(groups) + 0.6 * len(groups)),
-        squeeze=False,
-        constrained_layout=True,
+def _target_means(df: pd.DataFrame, bits: list[str]) -> pd.DataFrame:
+    """Each run's PS and CCGP (proper splits) averaged over its target bits (accuracies and
+    parallelism scores of trained bits, which do not cancel)."""
+    return df.assign(
+        ps_targets=df[[f"ps_{b}" for b in bits]].mean(axis=1),
+        ccgp_targets=df[[f"ccgp_proper_{b}" for b in bits]].mean(axis=1),
     )
-    for row, (key, sub) in zip(axes, groups, strict=True):
-        n_c = sub["task_alignment"].nunique()
-        # one value per run: its mean over the experiment's c grid, then mean ± s.e.m. over runs
-        per_run = sub.groupby(["act", "seed", "task_seed"], observed=True)[
+
+
+def _every(context: Context) -> pd.DataFrame:
+    """The final-epoch rows of every analysis (empty with one decoder)."""
+    every = context.every
+    if every.empty or every["decoder"].nunique() < 2:
+        return pd.DataFrame()
+    return final_epoch(every)
+
+
+def by_kind(acts: list[str]) -> list[tuple[str, list[str]]]:
+    """The activations grouped by kind, in the order of :data:`KINDS` (the paper's argument:
+    two-sided saturating, one-sided, kink shift, bias shift), each group in the given order."""
+    kinds = {a: activation_kind(a) for a in acts}
+    return [(k, [a for a in acts if kinds[a] == k]) for k in KINDS if k in kinds.values()]
+
+
+def ablation(df: pd.DataFrame, colors: dict, where: str, context: Context):
+    """Each activation's target and input alignment as bars grouped by kind, a row of two
+    panels per (kernel, d, k); each run's value is its mean over the c > 0 of the experiment
+    (as the claims), then mean ± s.e.m. over runs."""
+    groups = _groups(df)
+    kinds = by_kind(list(dict.fromkeys(df["act"])))
+    order = [a for _, acts in kinds for a in acts]
+    # a gap between kinds; y positions top to bottom
+    y, head, pos = {}, {}, 0.0
+    for kind, acts in kinds:
+        head[kind] = pos
+        pos += 0.9
+        for a in acts:
+            y[a] = pos
+            pos += 1
+    fig, axes, _ = grid(2 * len(groups), columns=2, panel=(3.6, 0.75 + 0.27 * pos))
+    for i, (key, sub) in enumerate(groups):
+        used = aligned(sub) if (sub["align"] > 0).any() else sub
+        cs = sorted(used["task_alignment"].unique())
+        grid_text = (
+            f"c = {cs[0]:.2f}"
+            if len(cs) == 1
+            else f"mean over c = {', '.join(f'{c:.2f}' for c in cs)}"
+        )
+        # one value per run: its mean over the c used, then mean ± s.e.m. over runs
+        per_run = used.groupby(["act", "seed", "task_seed"], observed=True)[
             ["target_alignment", "input_alignment"]
         ].mean()
         for ax, col, name in zip(
-            row, ("target_alignment", "input_alignment"), ("Target", "Input"), strict=True
+            axes[2 * i : 2 * i + 2],
+            ("target_alignment", "input_alignment"),
+            ("Target", "Input"),
+            strict=True,
         ):
             st = per_run.groupby("act", observed=True)[col].agg(["mean", "std", "count"])
-            st = st.reindex(acts)
+            st = st.reindex(order)
             sem = (st["std"] / np.sqrt(st["count"])).fillna(0)
-            y = np.arange(len(acts))
-            # grey bars, so that tanh's and relu's own (coloured) stand out as the references
-            ax.barh(y, st["mean"], xerr=sem, color=[COLORS.get(a, "0.6") for a in acts])
+            ys = [y[a] for a in order]
+            ax.barh(ys, st["mean"], xerr=sem, color=[colors[a] for a in order], capsize=2)
             for ref, ls in (("tanh", "-"), ("relu", "--")):
                 if ref in st.index and not np.isnan(st.loc[ref, "mean"]):
                     ax.axvline(st.loc[ref, "mean"], color=colors[ref], ls=ls, lw=1, label=ref)
-            ax.set_yticks(y, acts, fontsize=7)
-            ax.invert_yaxis()
-            grid = (
-                f"mean over {n_c} c values"
-                if n_c > 1
-                else f"c = {sub['task_alignment'].iloc[0]:.3f}"
+            ax.set_yticks(ys, order)
+            for kind in head:
+                ax.axhline(head[kind] - 0.35, color="0.6", lw=0.6)
+                ax.text(
+                    0.01,
+                    head[kind] + 0.15,
+                    kind,
+                    transform=ax.get_yaxis_transform(),
+                    va="center",
+                    style="italic",
+                )
+            ax.set_ylim(pos - 0.4, -0.45)
+            ax.set(
+                title=f"{name} alignment ({_label(key)})\n{grid_text}",
+                xlabel=f"CKA(K_h, K_{'y' if col == 'target_alignment' else 'x'}), 0–1",
+                xlim=(0, 1.02),
             )
-            ax.set(title=f"{name} alignment ({_label(key)}; {grid})", xlabel="CKA", xlim=(0, 1.02))
-            ax.title.set_fontsize(8)
             ax.grid(alpha=0.3, axis="x")
-        if any(r in acts for r in ("tanh", "relu")):
-            row[0].legend(frameon=False, fontsize=7, loc="lower right")
-    n = int(
-        df.groupby(["act", *GROUP], observed=True)[["seed", "task_seed"]]
-        .apply(lambda g: len(g.drop_duplicates()))
-        .min()
-    )
     fig.suptitle(
-        f"Activation ablation, end of training ({where}; mean ± s.e.m. over n = {n} runs)",
-        fontsize=9,
+        f"Activation ablation, end of training, grouped by kind ({where})\n"
+        "vertical lines: tanh's value (solid red), relu's (dashed blue)"
     )
     return fig
 
@@ -262,21 +314,24 @@ FIGURES = {
 }
 
 
-def draw(df: pd.DataFrame, outputs: list[str], figures: dict, evaluation: dict) -> None:
-    """Draw every figure of :data:`FIGURES` into the ``outputs`` named after it."""
-    df, where = select(final_epoch(df), figures)
+def draw(df: pd.DataFrame, outputs: list[str], figures: dict, context: Context) -> None:
+    """Draw each figure of :data:`FIGURES` named in ``outputs`` into the paths of that name."""
+    df, where, sigma = select(final_epoch(df), figures)
     colors = activation_colors(list(dict.fromkeys(df["act"])))
-    plt.rcParams.update({"figure.dpi": figures["dpi"], "font.size": 8})
-    ccgp_where = (
-        f"test σ = {fmt_float(evaluation['test_sigma'])}"
-        if evaluation["ccgp_noise"] == "test"
-        else "training noise"
-    )
     for name, make in FIGURES.items():
-        extra = {"ccgp_where": ccgp_where} if name == "disentanglement" else {}
-        fig = make(df, colors, where, **extra)
-        for p in outputs:
-            if Path(p).stem == name:
-                Path(p).parent.mkdir(parents=True, exist_ok=True)
-                fig.savefig(p, dpi=fig.dpi)
-        plt.close(fig)
+        paths = [p for p in outputs if Path(p).stem == name]
+        if not paths:
+            continue
+        fig = make(df, colors, where, context)
+        extra = "bars: c > 0 only, as in the claims" if name == "ablation" else ""
+        footer(fig, context, _n_runs(df), sigma, unit="runs", extra=extra)
+        save(fig, paths)
+
+
+def _n_runs(df: pd.DataFrame) -> int:
+    """The fewest runs (network × task seeds) behind one point."""
+    return int(
+        df.groupby(["act", *GROUP, "align"], observed=True)[["seed", "task_seed"]]
+        .apply(lambda g: len(g.drop_duplicates()))
+        .min()
+    )

@@ -1,12 +1,16 @@
 """Every analysis side by side: the decoding-based metrics under each decoder and protocol.
 
-Drawn for any family when an experiment has more than one analysis. One row of panels per
-metric (CCGP of the trained and of the untrained dichotomies, noisy decoding of the untrained
-ones, shattering dimension), one column per activation, the experiment's main axis on x and
-one line per analysis (colour: decoder; line style: protocol). Every other axis is held at its
-figure value (``figures`` settings, else the first value). Statistics: mean ± s.e.m. over
-seeds at each run's final epoch. Accuracies over several dichotomies of one role are averaged
-per run (accuracies do not cancel).
+Drawn for any family when an experiment has more than one analysis. For every cell of the
+experiment's other axes (every k, d, σ, …; σ, readout and architecture only at their
+``figures`` settings where these are configured), one row of panels per metric (CCGP of the
+trained and of the untrained dichotomies, noisy decoding of the untrained ones, shattering
+dimension), one column per activation, the experiment's main axis on x (ticks at its values)
+and one line per analysis: colour and marker the decoder, line style and filled or open
+marker the protocol, each analysis shifted slightly along x so that equal values stay
+visible. With one value of the main axis, or more activations than :data:`MAX_COLUMNS`, the
+activations go on x instead. Task seeds are pooled with network seeds as runs. Statistics:
+mean ± s.e.m. over runs at each run's final epoch. Accuracies over several dichotomies of one
+role are averaged per run (accuracies do not cancel).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from . import band, mean_sem
+from . import MAX_COLUMNS, PANEL, Context, footer, mean_sem, save
 
 DECODER_COLORS = {
     "svm": "#1b1b1b",
@@ -33,8 +37,8 @@ ROWS = (
     ("decoding_noisy", ("latent",), "Noisy decoding (test σ)\nuntrained latent variables"),
     ("shattering_dim", None, "Shattering dimension"),
 )
-#: activations drawn as columns at most; more go on the x-axis instead
-MAX_COLUMNS = 3
+#: keys pooled as runs rather than drawn as cells
+POOLED = ("seed", "task_seed")
 
 
 def per_run(metrics: pd.DataFrame, dichotomies: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -59,6 +63,37 @@ def per_run(metrics: pd.DataFrame, dichotomies: pd.DataFrame, keys: list[str]) -
     return out
 
 
+def _cells(df: pd.DataFrame, keys: list[str], key_types: dict, fixed: dict) -> pd.DataFrame:
+    """The rows at the ``fixed`` values (σ, readout, architecture as configured)."""
+    for k, v in fixed.items():
+        if k not in keys:
+            continue
+        hit = np.isclose(df[k].astype(float), float(v)) if key_types[k] == "float64" else df[k] == v
+        df = df[np.asarray(hit)]
+    return df
+
+
+def _text(v) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _offsets(analyses: list, spread: float) -> dict:
+    """A small x shift per analysis, centred on 0, ``spread`` wide in all."""
+    n = len(analyses)
+    return {a: (i - (n - 1) / 2) * spread / max(n, 1) for i, a in enumerate(analyses)}
+
+
+def _draw_analysis(ax, a, col, x, acts, shift, style) -> None:
+    """One analysis's mean ± s.e.m. over runs: against ``x``, or per activation."""
+    if x is None:
+        st = mean_sem(a, ["act"], col).set_index("act").reindex(acts)
+        pos = np.arange(len(acts)) + shift
+    else:
+        st = mean_sem(a, [x], col)
+        pos = st[x].astype(float) + shift
+    ax.errorbar(pos, st["mean"], st["sem"], capsize=2, ms=4, lw=1.1, **style)
+
+
 def draw(
     metrics: pd.DataFrame,
     dichotomies: pd.DataFrame,
@@ -66,101 +101,95 @@ def draw(
     fixed: dict[str, object],
     main_axis: str | None,
     path_list: list[str],
-    title: str,
-    dpi: int,
+    context: Context,
 ) -> None:
     """The analyses figure into each path of ``path_list``. ``main_axis``: the family's axis on
     x (activations go on x instead when it has one value); ``fixed``: axis → the value the
-    figure holds it at (other axes are held at their first value)."""
+    figure holds it at; every other axis is drawn cell by cell."""
     keys = list(key_types)
-    df = per_run(metrics, dichotomies, keys)
-    free = [k for k in keys if k not in ("seed", "act")]
+    df = _cells(per_run(metrics, dichotomies, keys), keys, key_types, fixed)
+    free = [k for k in keys if k not in ("act", *POOLED)]
     x = main_axis if main_axis in free and df[main_axis].nunique() > 1 else None
-    held = {}
-    for k in free:
-        if k == x:
-            continue
-        v = fixed.get(k, df[k].iloc[0])
-        hit = np.isclose(df[k].astype(float), float(v)) if key_types[k] == "float64" else df[k] == v
-        df = df[np.asarray(hit)]
-        held[k] = v
+    cell_keys = [k for k in free if k != x]
+    varying = [k for k in cell_keys if df[k].nunique() > 1]
+    cells = list(df.groupby(varying, observed=True, sort=True)) if varying else [((), df)]
     acts = list(dict.fromkeys(df["act"]))
-    categorical = x is None or len(acts) > MAX_COLUMNS
-    columns = [None] if categorical else acts
-    rows = [
-        r for r in ROWS if df[r[0] if r[1] is None else f"{r[0]}|{'/'.join(r[1])}"].notna().any()
+    columns = [None] if x is None or len(acts) > MAX_COLUMNS else acts
+    if columns == [None] and x is not None:
+        x = None  # too many activations for columns: activations on x, one cell of x each
+    # per cell, the rows with data (k = d leaves no untrained latent variable)
+    panels = [
+        (cell, sub, row)
+        for cell, sub in cells
+        for row in ROWS
+        if sub[row[0] if row[1] is None else f"{row[0]}|{'/'.join(row[1])}"].notna().any()
     ]
     analyses = list(dict.fromkeys(zip(df["decoder"], df["protocol"], strict=True)))
     protocols = list(dict.fromkeys(p for _, p in analyses))
+    xs = sorted(df[x].unique()) if x is not None else list(range(len(acts)))
+    step = float(np.min(np.diff(xs))) if len(xs) > 1 else 1.0
+    shift = _offsets(analyses, 0.25 * step)
+    width = PANEL[0] * len(columns) + (1.5 if x is None else 0.4)
     fig, axes = plt.subplots(
-        len(rows),
+        len(panels),
         len(columns),
-        figsize=(3.6 * len(columns) + (2.5 if categorical else 0), 2.4 * len(rows) + 0.9),
+        figsize=(width, 2.3 * len(panels) + 1.4),
         squeeze=False,
-        sharex=True,
+        layout="constrained",
     )
-    for i, (metric, roles, name) in enumerate(rows):
+    for i, (cell, sub_cell, (metric, roles, name)) in enumerate(panels):
+        cell = cell if isinstance(cell, tuple) else (cell,)
+        cell_text = ", ".join(f"{k} = {_text(v)}" for k, v in zip(varying, cell, strict=True))
         col = metric if roles is None else f"{metric}|{'/'.join(roles)}"
         for j, act in enumerate(columns):
             ax = axes[i, j]
-            sub = df if act is None else df[df["act"] == act]
-            # the primary analysis last, so that it is drawn on top where lines coincide
-            for n, (dec, prot) in reversed(list(enumerate(analyses))):
+            sub = sub_cell if act is None else sub_cell[sub_cell["act"] == act]
+            for dec, prot in analyses:
                 a = sub[(sub["decoder"] == dec) & (sub["protocol"] == prot)]
-                color = DECODER_COLORS.get(dec)
-                ls = PROTOCOL_STYLES[protocols.index(prot) % len(PROTOCOL_STYLES)]
-                label = f"{dec}, {prot}"
-                if categorical:
-                    st = mean_sem(a, ["act"], col).set_index("act").reindex(acts)
-                    pos = np.arange(len(acts)) + (n - (len(analyses) - 1) / 2) * 0.8 / len(analyses)
-                    ax.errorbar(
-                        pos,
-                        st["mean"],
-                        st["sem"],
-                        fmt=DECODER_MARKERS.get(dec, "o"),
-                        color=color,
-                        ms=3,
-                        mfc="none" if ls != "-" else color,
-                        label=label,
-                        lw=1,
-                    )
-                else:
-                    st = mean_sem(a, [x], col)
-                    line = band(ax, st[x], st["mean"], st["sem"], label, color, ls=ls)
-                    line.set_marker(DECODER_MARKERS.get(dec, "o"))
-                    line.set_markerfacecolor("none" if ls != "-" else color)
+                solid = protocols.index(prot) == 0
+                style = {
+                    "color": DECODER_COLORS.get(dec),
+                    "marker": DECODER_MARKERS.get(dec, "o"),
+                    "ls": PROTOCOL_STYLES[protocols.index(prot) % len(PROTOCOL_STYLES)],
+                    "mfc": DECODER_COLORS.get(dec) if solid else "white",
+                    "label": f"{dec}, {prot}",
+                }
+                if x is None:
+                    style["ls"] = "none"
+                _draw_analysis(ax, a, col, x, acts, shift[(dec, prot)], style)
             # accuracies: CCGP can fall below chance; decoding-based dimensions not
-            ax.set_ylim((-0.02, 1.02) if roles is not None else (0.45, 1.02))
+            ax.set_ylim((-0.04, 1.04) if roles is not None else (0.45, 1.04))
             ax.grid(alpha=0.3)
-            if i == 0 and act is not None:
-                ax.set_title(act)
+            title = " · ".join(t for t in (act, cell_text) if t)
+            if title:
+                ax.set_title(title)
             if j == 0:
-                ax.set_ylabel(name, fontsize=9)
-            if i == len(rows) - 1:
-                if categorical:
-                    ax.set_xticks(np.arange(len(acts)), acts, rotation=45, ha="right", fontsize=8)
-                else:
-                    ax.set_xlabel(x)
-    n = int(df.groupby(["act", "decoder", "protocol"] + ([x] if x else []))["seed"].nunique().min())
-    where = ", ".join(f"{k} = {v}" for k, v in held.items())
+                ax.set_ylabel(name)
+            if x is None:
+                ax.set_xticks(np.arange(len(acts)), acts, rotation=35, ha="right")
+            else:
+                ax.set_xticks(xs, [_text(v) for v in xs])
+                ax.set_xlabel(x)
+    held = {k: df[k].iloc[0] for k in cell_keys if k not in varying}
+    where = ", ".join(f"{k} = {_text(v)}" for k, v in held.items())
     fig.suptitle(
-        f"{title}: every decoder × protocol at the final epoch (mean ± s.e.m., n = {n} seeds)"
-        + (f"\n{where}" if where else ""),
-        fontsize=10,
+        f"{context.experiment}: every decoder × protocol, end of training"
+        + (f"\n{where}" if where else "")
     )
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    order = sorted(range(len(labels)), key=lambda i: analyses.index(tuple(labels[i].split(", "))))
-    ncol = min(len(labels), 3)
-    fig.legend(
-        [handles[i] for i in order],
-        [labels[i] for i in order],
-        loc="lower center",
-        ncol=ncol,
-        fontsize=8,
-        frameon=False,
+    axes[0, 0].legend(loc="best")
+    n = int(
+        df.groupby(["act", "decoder", "protocol", *free], observed=True)[
+            [k for k in POOLED if k in df]
+        ]
+        .apply(lambda g: len(g.drop_duplicates()))
+        .min()
     )
-    rows_of_legend = -(-len(labels) // ncol)
-    fig.tight_layout(rect=(0, 0.025 * rows_of_legend + 0.01, 1, 1))
-    for p in path_list:
-        fig.savefig(p, dpi=dpi)
-    plt.close(fig)
+    footer(
+        fig,
+        context,
+        n,
+        unit="runs",
+        analysis="every analysis, as in the legend",
+        extra="analyses shifted slightly along x so that equal values stay apart",
+    )
+    save(fig, path_list)

@@ -10,27 +10,40 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from ..sweep import fmt_float
 from ..tasks.delta import task_alignment
-from . import COLORS, band, mean_sem
+from . import COLORS, Context, band, footer, grid, mean_sem, note, save, sign_note
 
-#: (columns, panel title, y-limits) of the δ-sweep figure: one column is drawn per activation
-#: as a solid line; two (b1, b2) as solid and dashed lines; ``*_untrained`` are b1/b2 means
+#: (columns, panel title, y-axis label, y-limits) of the δ-sweep figure: one column is drawn
+#: per activation as a solid line; two (b1, b2) as solid and dashed lines; ``*_untrained`` are
+#: b1/b2 means
 PANELS = (
-    (("target_alignment",), "Target alignment (CKA)", (0, 1.02)),
-    (("input_alignment",), "Input alignment (CKA)", (0, 1.02)),
-    (("ps_b1", "ps_b2"), "PS of the untrained bits\n(solid b1, dashed b2)", (-1.02, 1.02)),
-    (("ccgp_untrained",), "CCGP (proper), untrained bits\n(mean of b1, b2)", (0, 1.02)),
+    (("target_alignment",), "Target alignment", "CKA(K_h, K_y), 0–1", (0, 1.02)),
+    (("input_alignment",), "Input alignment", "CKA(K_h, K_x), 0–1", (0, 1.02)),
+    (
+        ("ps_b1", "ps_b2"),
+        "PS of the untrained bits\n(solid b1, dashed b2)",
+        "parallelism score, −1 to 1",
+        (-1.02, 1.02),
+    ),
+    (
+        ("ccgp_untrained",),
+        "CCGP (proper splits),\nuntrained bits (mean of b1, b2)",
+        "accuracy (chance 0.5)",
+        (-0.02, 1.02),
+    ),
     (
         ("decoding_noisy_untrained",),
         "Noisy decoding, untrained bits\n(mean of b1, b2; test σ = {test_sigma})",
+        "accuracy (chance 0.5)",
         (0.4, 1.02),
     ),
 )
+#: the metrics of the sweep's panels whose value the decoder sets (notes on reversals)
+DECODED = ("ccgp_untrained", "decoding_noisy_untrained")
 
 
 def add_derived(df: pd.DataFrame) -> pd.DataFrame:
@@ -63,7 +76,7 @@ def select(df: pd.DataFrame, figures: dict) -> tuple[pd.DataFrame, dict]:
 
 def _lines(ax, df: pd.DataFrame, x: str, cols: tuple[str, ...]) -> None:
     """One line per activation and column (solid, then dashed), mean ± s.e.m. over seeds."""
-    for act, sub in df.groupby("act", observed=True):
+    for act, sub in df.groupby("act", observed=True, sort=False):
         for col, ls in zip(cols, ("-", "--"), strict=False):
             st = mean_sem(sub, [x], col)
             band(
@@ -72,64 +85,94 @@ def _lines(ax, df: pd.DataFrame, x: str, cols: tuple[str, ...]) -> None:
 
 
 def _panels(test_sigma: float) -> tuple:
-    return tuple((c, n.format(test_sigma=fmt_float(test_sigma)), y) for c, n, y in PANELS)
+    return tuple((c, n.format(test_sigma=fmt_float(test_sigma)), y, lim) for c, n, y, lim in PANELS)
 
 
-def delta_sweep(df: pd.DataFrame, title: str, test_sigma: float):
-    """One panel per metric against δ at the final epoch, one line per activation."""
-    final = df[df["epoch"] == df.groupby("seed")["epoch"].transform("max")]
-    fig, axes = plt.subplots(
-        1, len(PANELS), figsize=(3.1 * len(PANELS), 3.0), constrained_layout=True
-    )
+def _legend_slot(axes, spare) -> None:
+    """The legend of the first panel in the first unused slot (else in the first panel)."""
+    handles, labels = axes[0].get_legend_handles_labels()
+    if spare:
+        spare[0].set_visible(True)
+        spare[0].axis("off")
+        spare[0].legend(handles, labels, loc="center", title="mean ± s.e.m.")
+    else:
+        axes[0].legend(handles, labels, loc="best")
+
+
+def delta_sweep(df: pd.DataFrame, title: str, test_sigma: float, notes: dict):
+    """One panel per metric against δ at the final epoch, one line per activation; ``notes``:
+    metric → a note on how another decoder changes it."""
+    final = df[df["epoch"] == df.groupby(["act", "delta", "seed"])["epoch"].transform("max")]
+    fig, axes, spare = grid(len(PANELS))
     deltas = np.linspace(0, final["delta"].max(), 100)
-    for ax, (cols, name, ylim) in zip(axes, _panels(test_sigma), strict=True):
+    for ax, (cols, name, ylabel, ylim) in zip(axes, _panels(test_sigma), strict=True):
         _lines(ax, final, "delta", cols)
         if cols[0] in ("target_alignment", "input_alignment"):
-            ax.plot(deltas, task_alignment(deltas), "k--", lw=1, label="task CKA(Kx, Ky)")
-        ax.set(title=name, xlabel="δ (separability of trained XOR)", ylim=ylim)
+            ax.plot(deltas, task_alignment(deltas), "k--", lw=1, label="task: δ²/√(2+δ⁴)")
+        ax.set(title=name, xlabel="δ (separability of the trained XOR)", ylabel=ylabel, ylim=ylim)
+        ax.set_xticks(sorted(final["delta"].unique()))
         ax.grid(alpha=0.3)
-    axes[0].legend(frameon=False, fontsize=8)
-    fig.suptitle(title, fontsize=10)
+        note(ax, notes.get(cols[0], ""))
+    _legend_slot(axes, spare)
+    fig.suptitle(title)
     return fig
 
 
-def over_training(df: pd.DataFrame, title: str, test_sigma: float):
+def over_training(df: pd.DataFrame, title: str, test_sigma: float, notes: dict):
     """The sweep's metrics plus the training loss against epoch, for one δ."""
-    cols = ((("train_loss",), "Training loss (BCE)", None),) + _panels(test_sigma)
-    fig, axes = plt.subplots(1, len(cols), figsize=(3.1 * len(cols), 3.0), constrained_layout=True)
-    for ax, (col, name, ylim) in zip(axes, cols, strict=True):
+    cols = ((("train_loss",), "Training loss", "binary cross-entropy (log)", None),)
+    cols += _panels(test_sigma)
+    fig, axes, spare = grid(len(cols))
+    for ax, (col, name, ylabel, ylim) in zip(axes, cols, strict=True):
         _lines(ax, df, "epoch", col)
         ax.set_xscale("symlog", linthresh=1)
-        ax.set(title=name, xlabel="epoch")
+        ax.set(title=name, xlabel="epoch (symlog)", ylabel=ylabel)
         if ylim:
             ax.set_ylim(ylim)
         else:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
-    axes[0].legend(frameon=False, fontsize=8)
-    fig.suptitle(title, fontsize=10)
+        note(ax, notes.get(col[0], ""))
+    _legend_slot(axes, spare)
+    fig.suptitle(title)
     return fig
 
 
-def _save(fig, paths):
-    for p in paths:
-        Path(p).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(p, dpi=fig.dpi)
-    plt.close(fig)
+def _notes(every: pd.DataFrame, figures: dict, context: Context, delta=None) -> dict:
+    """Per decoded metric: the note where another decoder reverses tanh − relu at the final
+    epoch (at ``delta`` only, if given)."""
+    if every.empty:
+        return {}
+    every, _ = select(add_derived(every), figures)
+    run = ["act", "delta", "seed", "decoder", "protocol"]
+    every = every[every["epoch"] == every.groupby(run)["epoch"].transform("max")]
+    if delta is not None:
+        every = every[np.isclose(every["delta"], delta)]
+    out = {col: sign_note(every, col, "delta", context.primary, "δ") for col in DECODED}
+    tail = "" if delta is None else ", final epoch"
+    return {k: v + tail for k, v in out.items() if v}
 
 
-def draw(df: pd.DataFrame, outputs: list[str], figures: dict, evaluation: dict) -> None:
+def draw(df: pd.DataFrame, outputs: list[str], figures: dict, context: Context) -> None:
     """Draw ``delta_sweep`` and ``over_training`` into the ``outputs`` of those names."""
-    test_sigma = evaluation["test_sigma"]
+    test_sigma = context.evaluation["test_sigma"]
     df, choice = select(add_derived(df), figures)
-    plt.rcParams.update({"figure.dpi": figures["dpi"], "font.size": 9})
-    where = f"σ = {fmt_float(choice['sigma'])}, readout {choice['readout']}, {choice['arch']}"
-    n = df.groupby(["act", "delta"], observed=True)["seed"].nunique().min()
-    fig = delta_sweep(
-        df, f"δ-task, end of training ({where}; mean ± s.e.m., n = {n} seeds)", test_sigma
-    )
-    _save(fig, [p for p in outputs if Path(p).stem == "delta_sweep"])
+    where = f"readout {choice['readout']}, {choice['arch']}"
+    n = int(df.groupby(["act", "delta"], observed=True)["seed"].nunique().min())
+    paths = [p for p in outputs if Path(p).stem == "delta_sweep"]
+    if paths:
+        fig = delta_sweep(
+            df,
+            f"δ-task, end of training: tanh vs relu across δ ({where})",
+            test_sigma,
+            _notes(context.every, figures, context),
+        )
+        footer(fig, context, n, choice["sigma"])
+        save(fig, paths)
 
+    paths = [p for p in outputs if Path(p).stem == "over_training"]
+    if not paths:
+        return
     deltas = sorted(df["delta"].unique())
     want = figures["training_delta"]
     if want is None:
@@ -140,6 +183,7 @@ def draw(df: pd.DataFrame, outputs: list[str], figures: dict, evaluation: dict) 
             f"config key 'figures.training_delta': {want!r} is not a swept δ; allowed: {deltas}"
         )
     sub = df[np.isclose(df["delta"], hit[0])]
-    title = f"δ-task over training (δ = {fmt_float(hit[0])}, {where}; n = {n} seeds)"
-    fig = over_training(sub, title, test_sigma)
-    _save(fig, [p for p in outputs if Path(p).stem == "over_training"])
+    title = f"δ-task over training at δ = {fmt_float(hit[0])} ({where})"
+    fig = over_training(sub, title, test_sigma, _notes(context.every, figures, context, hit[0]))
+    footer(fig, context, n, choice["sigma"], when="every snapshot")
+    save(fig, paths)

@@ -3,15 +3,14 @@ in every hidden layer).
 
 ``layers``: each run's final target and input alignment (kernel alignment on the condition
 means) against the hidden layer, one line per activation (mean ± s.e.m. over seeds), one column
-per architecture with more than one hidden layer. The experiment's other axes are held at one
+per architecture with more than one hidden layer (at most three per row; more wrap into
+further rows). The experiment's other axes are held at one
 cell, stated in the title: the configured ``figures`` σ and readout where set, else the middle
 value of each axis (the δ-task's middle δ, say), so that no panel averages across settings.
 A one-layer architecture of the same experiment is not drawn (its layer 1 is the headline's).
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -20,7 +19,7 @@ import pandas as pd
 from ..networks import layer_names
 from ..storage import primary
 from ..sweep import fmt_float
-from . import band, mean_sem
+from . import MAX_COLUMNS, PANEL, Context, band, footer, mean_sem, save
 from .alignment import activation_colors
 
 ROWS = (("target_alignment", "target alignment"), ("input_alignment", "input alignment"))
@@ -48,12 +47,11 @@ def draw(
     metrics: pd.DataFrame,
     key_types: dict[str, str],
     settings: dict,
-    evaluation: dict,
+    context: Context,
     outputs: list[str],
-    experiment: str,
 ) -> None:
     """Draw ``layers`` into ``outputs`` from the experiment's aggregated run metrics."""
-    df = primary(metrics, evaluation)
+    df = primary(metrics, context.evaluation)
     run = [*key_types, "layer"]
     df = df[df["epoch"] == df.groupby(run, observed=True)["epoch"].transform("max")]
     depth = df.groupby("arch", observed=True)["layer"].max()
@@ -64,46 +62,47 @@ def draw(
         df = df[df[k] == v]
     acts = list(dict.fromkeys(df["act"]))
     colors = activation_colors(acts)
-    plt.rcParams.update({"figure.dpi": settings["dpi"], "font.size": 9})
+    ncol = min(len(deep), MAX_COLUMNS)
+    chunks = [deep[i : i + ncol] for i in range(0, len(deep), ncol)]
     fig, axes = plt.subplots(
-        len(ROWS),
-        len(deep),
-        figsize=(max(3.2 * len(deep) + 0.6, 5.0), 5.4),
+        len(ROWS) * len(chunks),
+        ncol,
+        figsize=(max(PANEL[0] * ncol + 0.4, 5.0), PANEL[1] * len(ROWS) * len(chunks) + 1.4),
         squeeze=False,
-        sharey=True,
+        layout="constrained",
     )
+    for ax in axes.flat:
+        ax.set_visible(False)
     n_min = []
-    for j, arch in enumerate(deep):
-        sub = df[df["arch"] == arch]
-        epochs = sorted(sub["epoch"].unique())
-        for i, (col, label) in enumerate(ROWS):
-            ax = axes[i, j]
-            for act in acts:
-                s = mean_sem(sub[sub["act"] == act], ["layer"], col)
-                n_min.append(int(s["count"].min()))
-                band(ax, s["layer"], s["mean"], s["sem"], act, colors[act])
-            names = layer_names(arch)
-            ticks = range(1, int(depth[arch]) + 1)
-            labels = [str(t) if names[t - 1] == str(t) else f"{t}\n{names[t - 1]}" for t in ticks]
-            ax.set_xticks(list(ticks), labels)
-            ax.set_ylim(0, 1.02)
-            ax.grid(alpha=0.3)
-            if i == 0:
-                ep = "/".join(str(e) for e in epochs)
-                ax.set_title(f"{arch} (epoch {ep})")
-            if i == len(ROWS) - 1:
-                ax.set_xlabel("hidden layer (1 = nearest the input)")
-            if j == 0:
-                ax.set_ylabel(label)
-    axes[0, -1].legend(loc="lower right", fontsize=8)
+    for c, chunk in enumerate(chunks):
+        for j, arch in enumerate(chunk):
+            sub = df[df["arch"] == arch]
+            epochs = sorted(sub["epoch"].unique())
+            for i, (col, label) in enumerate(ROWS):
+                ax = axes[c * len(ROWS) + i, j]
+                ax.set_visible(True)
+                for act in acts:
+                    s = mean_sem(sub[sub["act"] == act], ["layer"], col)
+                    n_min.append(int(s["count"].min()))
+                    band(ax, s["layer"], s["mean"], s["sem"], act, colors[act])
+                names = layer_names(arch)
+                ticks = range(1, int(depth[arch]) + 1)
+                labels = [
+                    str(t) if names[t - 1] == str(t) else f"{t}\n{names[t - 1]}" for t in ticks
+                ]
+                ax.set_xticks(list(ticks), labels)
+                ax.set(
+                    ylim=(0, 1.02),
+                    ylabel=f"{label}, CKA 0–1",
+                    xlabel="hidden layer (1 = nearest the input)",
+                    title=f"{arch}: {label}\n(final epoch {'/'.join(str(e) for e in epochs)})",
+                )
+                ax.grid(alpha=0.3)
+    axes[0, 0].legend(loc="best")
     where = ", ".join(f"{k} = {_text(v)}" for k, v in choice.items())
     fig.suptitle(
-        f"{experiment}: kernel alignment per hidden layer, end of training\n"
-        f"{where}\nmean ± s.e.m. over n = {min(n_min)} seeds",
-        fontsize=9,
+        f"{context.experiment}: kernel alignment per hidden layer, end of training"
+        + (f"\n{where}" if where else "")
     )
-    fig.tight_layout()
-    for p in outputs:
-        Path(p).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(p, dpi=fig.dpi)
-    plt.close(fig)
+    footer(fig, context, min(n_min), choice.get("sigma"))
+    save(fig, outputs)

@@ -42,7 +42,11 @@ class Family:
     paper's settings), applied under the user's values. ``expand``: validated ``axes`` → the
     cells, each a dict key → value (str, int or float). ``build``: a run's ``task`` config
     (cell values and fixed parameters) → :class:`Task`. ``figures``: the names of the figures
-    drawn for an experiment of this family (by ``repgeom.figures.<family>``). ``protocols``:
+    drawn for an experiment of this family (by ``repgeom.figures.<family>``); ``figures_for``:
+    an experiment's axis values (key → its distinct values, as spelled in paths, the shared
+    keys ``act``, ``arch`` and ``readout`` included) → the ones of ``figures`` that show
+    something for those axes (None: all of them), so that no figure plots an axis with one
+    value or contrasts activations the experiment lacks. ``protocols``:
     the evaluation protocols an experiment may name (``repgeom.protocols``): ``clean`` for every
     family, and what else the family defines (e.g. ``original``, as the paper's code ran it).
     ``main_axis``: the axis that generic figures put on x (e.g. δ) when it takes more than one
@@ -64,6 +68,7 @@ class Family:
     build: Callable[[dict], Task]
     defaults: dict = field(default_factory=dict)
     figures: tuple[str, ...] = ()
+    figures_for: Callable[[dict[str, list[str]]], tuple[str, ...]] | None = None
     protocols: dict[str, Protocol] = field(default_factory=lambda: {"clean": CLEAN})
     main_axis: str | None = None
     check: Callable[[dict], list[tuple[str, str]]] | None = None

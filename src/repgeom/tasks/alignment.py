@@ -480,6 +480,26 @@ def _expand(axes: dict) -> list[dict]:
     return cells
 
 
+#: the activations every ablation bar is compared with; an experiment of only these gets no
+#: ablation figure
+REFERENCE_ACTIVATIONS = ("tanh", "relu")
+
+
+def _figures(levels: dict[str, list[str]]) -> tuple[str, ...]:
+    """The figures an experiment's axes call for: the sweeps against c (``alignment_sweep``,
+    ``disentanglement``) need more than one c, ``ablation`` an activation besides tanh and
+    relu; the plane shows any."""
+    several_c = len(levels["align"]) > 1
+    ablation = any(a not in REFERENCE_ACTIVATIONS for a in levels["act"])
+    wanted = {
+        "alignment_sweep": several_c,
+        "alignment_plane": True,
+        "disentanglement": several_c,
+        "ablation": ablation,
+    }
+    return tuple(name for name, keep in wanted.items() if keep)
+
+
 def _build(cfg: dict) -> AlignmentTask:
     """The task of a run's ``task`` config: the cell values, the fixed ``dim`` and ``alpha``,
     and ``alignments`` (the grid size), which the sweep copies from the experiment's axes."""
@@ -641,6 +661,7 @@ FAMILY = register(
             "evaluation": {"test_sigma": 0.5, "ccgp_noise": "test"},
         },
         figures=("alignment_sweep", "alignment_plane", "disentanglement", "ablation"),
+        figures_for=_figures,
         protocols={"clean": CLEAN, "original": ORIGINAL},
         main_axis="align",
         check=_check,

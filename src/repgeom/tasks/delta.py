@@ -142,6 +142,12 @@ def _numbers(maximum: float) -> dict:
     }
 
 
+def _figures(levels: dict[str, list[str]]) -> tuple[str, ...]:
+    """``delta_sweep`` needs more than one δ (over one it is a column of dots);
+    ``over_training`` needs no δ grid."""
+    return ("delta_sweep",) * (len(levels["delta"]) > 1) + ("over_training",)
+
+
 FAMILY = register(
     Family(
         name="delta",
@@ -191,6 +197,7 @@ FAMILY = register(
             "evaluation": {"test_sigma": 1.0, "ccgp_noise": "training"},
         },
         figures=("delta_sweep", "over_training"),
+        figures_for=_figures,
         protocols={"clean": CLEAN, "original": ORIGINAL},
         main_axis="delta",
         count=_count,
