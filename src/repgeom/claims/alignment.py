@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..activation_names import FAMILIES, activation_kind
+from ..activation_names import TWO_SIDED as TWO_SIDED_KIND
 from . import Claim, Contrast, activation_gap, groups, missing, paired, setting, varying
 
-#: activations saturating on both sides (a banded derivative), and one-sided ones (Fig. 5).
-#: Shifted variants (tanh_bias, relu_bias, shifted_relu) change the behaviour at the origin,
-#: whose role the paper leaves open: no claim is made about them.
-TWO_SIDED = ("bounded_relu", "relu6", "hardtanh")
+#: activations saturating on both sides (a banded derivative) other than tanh itself: the
+#: registry's two-sided kind (repgeom.activation_names), so a new entry of that kind joins the
+#: claim. Shifted variants (tanh_bias, relu_bias, shifted_relu) change the behaviour at the
+#: origin, whose role the paper leaves open: no claim is made about them.
+TWO_SIDED = tuple(
+    f.name for f in FAMILIES.values() if f.kind == TWO_SIDED_KIND and f.name != "tanh"
+)
 
 
 def one_sided(name: str) -> bool:
@@ -94,7 +99,7 @@ _ONE_SIDED = "softplus or a leaky relu with slope in (0, 1)"
 
 
 def _two_sided(name: str) -> bool:
-    return name.startswith(TWO_SIDED)
+    return name != "tanh" and activation_kind(name) == TWO_SIDED_KIND
 
 
 def saturating_toward_tanh(final, dich, keys):
