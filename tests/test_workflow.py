@@ -366,24 +366,62 @@ def test_headline_command(done):
     assert missing.returncode == 2 and "run the workflow first" in missing.stderr
 
 
+#: what a run of profiles/slurm with its placeholders filled in passes (tests/test_slurm.py too)
+SLURM_RESOURCES = ["--default-resources", "slurm_partition=debug", "slurm_account=root"]
+
+
+def train_resources(workdir, *args) -> str:
+    """The resources line of the first training job that `snakemake -n` plans."""
+    out = snakemake(workdir, "-n", "--until", "train_delta_block0", *args).stdout
+    jobs = [b for b in out.split("\n\n") if "rule train_delta_block0" in b]
+    assert jobs, out
+    return next(line for line in jobs[0].splitlines() if "resources:" in line)
+
+
 @pytest.mark.parametrize(
-    ("train", "present", "absent"),
+    ("train", "args", "present", "absent"),
     [
-        ({}, ["gpu=1", "runtime=60", "mem_mb=4000"], ["gres="]),
-        ({"gpu_syntax": "gres", "gpu_model": "a100", "gpus": 2}, ["gres=gpu:a100:2"], ["gpu=2"]),
-        ({"gpus": 0, "runtime": 5, "mem_mb": 300}, ["runtime=5", "mem_mb=300"], ["gpu", "gres"]),
+        # a local run on a CPU-only machine asks for no GPU ...
+        ({}, [], ["runtime=60", "mem_mb=4000"], ["gpu", "gres"]),
+        # ... a SLURM run does, as configured ...
+        ({}, SLURM_RESOURCES, ["gpu=1", "runtime=60", "mem_mb=4000"], ["gres="]),
+        (
+            {"gpu_syntax": "gres", "gpu_model": "a100", "gpus": 2},
+            SLURM_RESOURCES,
+            ["gres=gpu:a100:2"],
+            ["gpu=2"],
+        ),
+        ({"gpus": 0, "runtime": 5, "mem_mb": 300}, SLURM_RESOURCES, ["runtime=5"], ["gpu", "gres"]),
+        # ... and a local one where the config asks for it
+        ({"gpus_locally": True}, [], ["gpu=1"], ["gres="]),
     ],
 )
-def test_training_resources_follow_config(tmp_path, train, present, absent):
+def test_training_resources_follow_config(tmp_path, train, args, present, absent):
     write_config(tmp_path, TINY | {"resources": {"train": train}})
-    out = snakemake(tmp_path, "-n", "--until", "train_delta_block0").stdout
-    jobs = [b for b in out.split("\n\n") if "rule train_delta_block0" in b]
-    assert jobs
-    res = next(line for line in jobs[0].splitlines() if "resources:" in line)
+    res = train_resources(tmp_path, *args)
     for item in present:
         assert item in res, res
     for item in absent:
         assert item not in res, res
+
+
+def test_slurm_profile_placeholders_are_refused_by_name(tmp_path):
+    """The shipped profile's `<your-...>` values stop even a dry run, naming key and file; with
+    them replaced, the dry run plans GPU training jobs."""
+    write_config(tmp_path, TINY)
+    profile = ["--profile", str(ROOT / "profiles/slurm")]
+    proc = snakemake(tmp_path, "-n", *profile, check=False)
+    assert proc.returncode != 0
+    err = proc.stdout + proc.stderr
+    for needle in (
+        "'slurm_partition' is still the placeholder '<your-partition>'",
+        "'slurm_account' is still the placeholder '<your-account>'",
+        "profiles/slurm/config.v8+.yaml",
+        "--default-resources slurm_partition=<name>",
+    ):
+        assert needle in err, err
+    filled = ["--default-resources", "slurm_partition=x", "slurm_account=y"]
+    assert "gpu=1" in train_resources(tmp_path, *profile, *filled)
 
 
 def test_delta_task_metrics_unchanged_since_recorded(done):
