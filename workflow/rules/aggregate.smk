@@ -24,5 +24,7 @@ for _exp in EXPERIMENTS:
             key_types=_exp.run_key_types,
             config=_exp.semantic_config(),
             made_from=_exp.aggregate_recipe(),
+        conda:
+            REPGEOM_ENV
         script:
             "../scripts/aggregate.py"

@@ -23,5 +23,7 @@ for _exp in EXPERIMENTS:
         params:
             family=_exp.family.name,
             experiment=_exp.name,
+        conda:
+            REPGEOM_ENV
         script:
             "../scripts/claims.py"

@@ -51,6 +51,9 @@ if _placeholders:
 # asks for it (resources.train.gpus_locally). A local run on a CPU-only machine asks for none.
 ON_CLUSTER = targets_cluster(_default_res, _rule_res, workflow.remote_exec)
 
+#: the software of every rule that runs code, for --use-conda (relative to workflow/rules/)
+REPGEOM_ENV = "../envs/repgeom.yaml"
+
 _RESULTS_LOCK = []  # the open lock file, held until this Snakemake process ends
 
 

@@ -22,5 +22,7 @@ for _exp in EXPERIMENTS:
                 weights=run_files(_exp, _block, "weights.parquet"),
                 metrics=run_files(_exp, _block, "metrics.parquet"),
                 dichotomies=run_files(_exp, _block, "dichotomies.parquet"),
+            conda:
+                REPGEOM_ENV
             script:
                 "../scripts/evaluate.py"

@@ -33,5 +33,7 @@ for _exp in EXPERIMENTS:
             family=_exp.family.name,
             experiment=_exp.name,
             figures=_exp.cfg["figures"],
+        conda:
+            REPGEOM_ENV
         script:
             "../scripts/figures.py"

@@ -25,5 +25,7 @@ for _exp in EXPERIMENTS:
                 loss=run_files(_exp, _block, "loss.parquet"),
                 # not an output: Snakemake keeps it when a job fails, so the rerun resumes
                 checkpoint=lambda wildcards, output: checkpoint_path(output[0]),
+            conda:
+                REPGEOM_ENV
             script:
                 "../scripts/train.py"
