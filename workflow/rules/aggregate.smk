@@ -19,12 +19,12 @@ for _exp in EXPERIMENTS:
         log:
             f"{_exp.root}/logs/aggregate.log",
         localrule: True
+        conda:
+            REPGEOM_ENV
         params:
             experiment=_exp.name,
             key_types=_exp.run_key_types,
             config=_exp.semantic_config(),
             made_from=_exp.aggregate_recipe(),
-        conda:
-            REPGEOM_ENV
         script:
             "../scripts/aggregate.py"

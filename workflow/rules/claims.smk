@@ -20,10 +20,10 @@ for _exp in EXPERIMENTS:
         log:
             f"{_exp.root}/logs/claims.log",
         localrule: True
+        conda:
+            REPGEOM_ENV
         params:
             family=_exp.family.name,
             experiment=_exp.name,
-        conda:
-            REPGEOM_ENV
         script:
             "../scripts/claims.py"

@@ -13,6 +13,8 @@ for _exp in EXPERIMENTS:
                 _exp.manifest(_block, "evaluate"),
             log:
                 f"{_exp.root}/logs/evaluate/{_exp.job_tag()}_{_block.name}-{{recipe}}.log",
+            conda:
+                REPGEOM_ENV
             threads: _exp.cfg["training"]["threads"]
             resources:
                 **job_resources("evaluate"),
@@ -22,7 +24,5 @@ for _exp in EXPERIMENTS:
                 weights=run_files(_exp, _block, "weights.parquet"),
                 metrics=run_files(_exp, _block, "metrics.parquet"),
                 dichotomies=run_files(_exp, _block, "dichotomies.parquet"),
-            conda:
-                REPGEOM_ENV
             script:
                 "../scripts/evaluate.py"

@@ -29,11 +29,11 @@ for _exp in EXPERIMENTS:
         log:
             f"{_exp.root}/logs/figures.log",
         localrule: True
+        conda:
+            REPGEOM_ENV
         params:
             family=_exp.family.name,
             experiment=_exp.name,
             figures=_exp.cfg["figures"],
-        conda:
-            REPGEOM_ENV
         script:
             "../scripts/figures.py"

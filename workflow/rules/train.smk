@@ -16,6 +16,8 @@ for _exp in EXPERIMENTS:
                 _exp.manifest(_block, "train"),
             log:
                 f"{_exp.root}/logs/train/{_exp.job_tag()}_{_block.name}-{{recipe}}.log",
+            conda:
+                REPGEOM_ENV
             threads: _exp.cfg["training"]["threads"]
             resources:
                 **job_resources("train"),
@@ -25,7 +27,5 @@ for _exp in EXPERIMENTS:
                 loss=run_files(_exp, _block, "loss.parquet"),
                 # not an output: Snakemake keeps it when a job fails, so the rerun resumes
                 checkpoint=lambda wildcards, output: checkpoint_path(output[0]),
-            conda:
-                REPGEOM_ENV
             script:
                 "../scripts/train.py"
