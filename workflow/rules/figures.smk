@@ -15,6 +15,7 @@ for _exp in EXPERIMENTS:
                     f"{_exp.root}/figures/{name}.png",
                     caption=f"../report/{name}.rst",
                     category=_exp.name,
+                    labels={"result": f"{_exp.name}: figure {name}"},
                 )
                 for name in _exp.figures
             ],
