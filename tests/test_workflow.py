@@ -1,10 +1,13 @@
 """Snakemake end to end on a tiny configuration, then incremental behaviour with `-n`."""
 
+import base64
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+from html import escape as html_escape
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +20,7 @@ from conftest import snakemake_cmd
 from repgeom import manifests, storage
 from repgeom.config import deep_merge
 from repgeom.evaluation import DICHOTOMY_COLUMNS, RUN_COLUMNS
+from repgeom.screenshot import find_chromium, screenshot
 
 ROOT = Path(__file__).parents[1]
 pytestmark = pytest.mark.workflow
@@ -225,6 +229,7 @@ def test_nothing_to_do_after_a_run(done):
                 "aggregate_delta": 1,
                 "claims_delta": 1,
                 "figures_delta": 1,
+                "report_delta": 1,
             },
         ),
         # one more seed: only the partially filled block (2,) → (2, 3) retrains, in every cell
@@ -236,6 +241,7 @@ def test_nothing_to_do_after_a_run(done):
                 "aggregate_delta": 1,
                 "claims_delta": 1,
                 "figures_delta": 1,
+                "report_delta": 1,
             },
         ),
         # an evaluation setting: re-evaluate everything, train nothing
@@ -247,6 +253,7 @@ def test_nothing_to_do_after_a_run(done):
                 "aggregate_delta": 1,
                 "claims_delta": 1,
                 "figures_delta": 1,
+                "report_delta": 1,
             },
         ),
         # a training setting: everything it touches
@@ -260,10 +267,14 @@ def test_nothing_to_do_after_a_run(done):
                 "aggregate_delta": 1,
                 "claims_delta": 1,
                 "figures_delta": 1,
+                "report_delta": 1,
             },
         ),
         # a figure setting: only redraw
-        ({"experiments": {"delta": {"figures": {"dpi": 100}}}}, {"figures_delta": 1}),
+        (
+            {"experiments": {"delta": {"figures": {"dpi": 100}}}},
+            {"figures_delta": 1, "report_delta": 1},
+        ),
         # a new experiment: only its own jobs
         (
             {"experiments": {"more": TINY_ALIGN | {"activations": ["relu"]}}},
@@ -273,6 +284,7 @@ def test_nothing_to_do_after_a_run(done):
                 "aggregate_more": 1,
                 "claims_more": 1,
                 "figures_more": 1,
+                "report_more": 1,
             },
         ),
         # a value on a packed axis of one experiment: its jobs that gain it, nothing else
@@ -284,6 +296,7 @@ def test_nothing_to_do_after_a_run(done):
                 "aggregate_align": 1,
                 "claims_align": 1,
                 "figures_align": 1,
+                "report_align": 1,
             },
         ),
         # another spelling of the same floats, or execution-only settings: nothing
@@ -336,17 +349,68 @@ def test_bad_config_stops_before_any_job(done, change, needles):
     assert planned(done) == {}  # nothing was lost
 
 
-def test_report(done):
+@pytest.fixture(scope="module")
+def report_html(done) -> Path:
     snakemake(done, "--report", "report.html")
-    html = (done / "report.html").read_text(errors="replace")
+    return done / "report.html"
+
+
+def report_results(html: str) -> dict:
+    """The report's results (its ``var results = {...}``): path → name, labels, data URI."""
+    start = html.index("var results = ") + len("var results = ")
+    return json.JSONDecoder().raw_decode(html, start)[0]
+
+
+def test_report(done, report_html):
+    html = report_html.read_text(errors="replace")
     for name in (
         "delta_sweep.png",
         "alignment_sweep.png",
         "disentanglement.png",
         "ablation.png",
         "claims.tsv",
+        "headline.tsv",
+        "overview.html",
     ):
         assert name in html, name
+    results = report_results(html)
+    # every result has a name that says whose it is: no two experiments' "claims.tsv"
+    names = [r["labels"]["result"] for r in results.values()]
+    assert len(names) == len(set(names)) == len(results)
+    for exp in ("delta", "align"):
+        for what in ("claims (claims.tsv)", "headline (headline.tsv)", "figure "):
+            assert any(n.startswith(f"{exp}: {what}") for n in names), (exp, what, names)
+    # the overview, shown inline, holds the tables and each figure with its caption under it
+    for exp, figure in ((DELTA, "delta_sweep"), (ALIGN, "alignment_sweep")):
+        path = next(p for p in results if p.endswith(f"{exp}/overview.html"))
+        assert results[path]["mime_type"] == "text/html"
+        page = base64.b64decode(results[path]["data_uri"].split("base64,", 1)[1]).decode()
+        headline = pd.read_csv(done / exp / "headline.tsv", sep="\t", dtype=str)
+        for col in [c for c in headline.columns if " TA" in c or " IA" in c]:
+            for value in headline[col]:
+                assert f">{value}</td>" in page, (col, value)
+        claims = pd.read_csv(done / exp / "claims.tsv", sep="\t")
+        for statement in claims["statement"].unique():
+            assert html_escape(statement) in page, statement
+        caption = (ROOT / f"workflow/report/{figure}.rst").read_text().split()[:4]
+        after = page.split(f'<img alt="{figure}"', 1)[1]
+        assert after.index(" ".join(caption)) < after.index("</figure>")
+    assert report_html.stat().st_size < 20e6  # the figures are embedded in 256 colours
+
+
+@pytest.mark.skipif(
+    find_chromium() is None, reason="no Chromium (Debian: apt-get install chromium) to render it"
+)
+def test_report_renders_in_headless_chromium(report_html, tmp_path):
+    """`make report-screenshot`: the report, opened at an experiment's overview, as a PNG."""
+    from PIL import Image
+
+    out = screenshot(report_html, tmp_path / "report.png", "delta", size=(1200, 1600))
+    with Image.open(out) as im:
+        assert im.size == (1200, 1600)
+        # tables and figures, not an empty page: many colours in the main pane
+        colours = im.convert("RGB").crop((400, 0, 1200, 1600)).getcolors(maxcolors=1 << 20)
+        assert len(colours) > 500
 
 
 def test_headline_command(done):
@@ -566,7 +630,12 @@ def test_damaged_outputs_are_named_with_the_fix(done, tmp_path):
     assert f"{DELTA}/metrics.parquet was changed after it was written" in head.stderr
     assert "delete results/delta/metrics.parquet and run the workflow again" in head.stderr
     agg.unlink()  # the advice
-    assert planned(work) == {"aggregate_delta": 1, "claims_delta": 1, "figures_delta": 1}
+    assert planned(work) == {
+        "aggregate_delta": 1,
+        "claims_delta": 1,
+        "figures_delta": 1,
+        "report_delta": 1,
+    }
 
     run = manifests.current_run_files(work / DELTA, "dichotomies.parquet")[0]
     Path(run).write_bytes(Path(run).read_bytes()[:50])
@@ -581,6 +650,7 @@ def test_damaged_outputs_are_named_with_the_fix(done, tmp_path):
         "aggregate_delta": 1,
         "claims_delta": 1,
         "figures_delta": 1,
+        "report_delta": 1,
     }
     snakemake(work, "--cores", "2")
     assert _repgeom(work, "headline", "results").returncode == 0
