@@ -89,6 +89,10 @@ def test_compact_png_is_a_smaller_png(tmp_path):
 
 
 def test_first_experiment_is_read_from_the_reports_results():
-    html = 'x var results = {"results/b/claims.tsv": {}, "results/a/overview.html": {}};\n y'
+    html = (
+        "var results = new Array(3);\n"  # the report's own scripts use the name too
+        '<script id="results">\nvar results = {"results/b/claims.tsv": {}, '
+        '"results/a/overview.html": {}};\n</script>'
+    )
     assert first_experiment(html) == "a"
     assert first_experiment("no results here") is None

@@ -1,7 +1,6 @@
 """Snakemake end to end on a tiny configuration, then incremental behaviour with `-n`."""
 
 import base64
-import json
 import os
 import re
 import shutil
@@ -20,7 +19,7 @@ from conftest import snakemake_cmd
 from repgeom import manifests, storage
 from repgeom.config import deep_merge
 from repgeom.evaluation import DICHOTOMY_COLUMNS, RUN_COLUMNS
-from repgeom.screenshot import find_chromium, screenshot
+from repgeom.screenshot import find_chromium, report_results, screenshot
 
 ROOT = Path(__file__).parents[1]
 pytestmark = pytest.mark.workflow
@@ -353,12 +352,6 @@ def test_bad_config_stops_before_any_job(done, change, needles):
 def report_html(done) -> Path:
     snakemake(done, "--report", "report.html")
     return done / "report.html"
-
-
-def report_results(html: str) -> dict:
-    """The report's results (its ``var results = {...}``): path → name, labels, data URI."""
-    start = html.index("var results = ") + len("var results = ")
-    return json.JSONDecoder().raw_decode(html, start)[0]
 
 
 def test_report(done, report_html):

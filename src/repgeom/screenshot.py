@@ -67,14 +67,20 @@ def find_chromium() -> str | None:
     return next((b for b in map(shutil.which, BROWSERS) if b), None)
 
 
-def first_experiment(report: str) -> str | None:
-    """The first experiment with an overview page in a report's results."""
-    start = report.find("var results = ")
+def report_results(report: str) -> dict | None:
+    """The results a Snakemake report holds (path → name, labels, caption, data URI): the JSON
+    of its ``<script id="results">``, or None if it has none."""
+    tag = report.find('<script id="results">')
+    start = report.find("var results = ", tag) if tag >= 0 else -1
     if start < 0:
         return None
-    decoder = json.JSONDecoder()
-    results, _ = decoder.raw_decode(report, start + len("var results = "))
-    for path in results:
+    return json.JSONDecoder().raw_decode(report, start + len("var results = "))[0]
+
+
+def first_experiment(report: str) -> str | None:
+    """The first experiment with an overview page in a report's results."""
+    results = report_results(report)
+    for path in results or {}:
         p = Path(path)
         if p.name == "overview.html":
             return p.parent.name
