@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 CORES ?= all
 
-.PHONY: setup run report test lint format clean
+.PHONY: setup run report test lint format clean report-screenshot
 
 setup: $(VENV)/.installed
 
@@ -22,6 +22,13 @@ run: setup
 	$(BIN)/snakemake --report results/report.html
 	$(BIN)/python -m repgeom headline results
 	$(BIN)/python -m repgeom claims results
+
+# results/report.html as headless Chromium renders it, opened at the first experiment's overview
+# (EXPERIMENT=name for another); needs chromium (Debian: apt-get install chromium)
+EXPERIMENT ?=
+report-screenshot: setup
+	$(BIN)/python -m repgeom.screenshot results/report.html -o results/report.png \
+		$(if $(EXPERIMENT),--experiment $(EXPERIMENT))
 
 test: setup
 	$(BIN)/python -m pytest

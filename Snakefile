@@ -17,6 +17,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/claims.smk"
+include: "workflow/rules/report.smk"
 
 
 report: "workflow/report/workflow.rst"
@@ -36,6 +37,8 @@ rule all:
                 "manifest.json",
                 "claims.parquet",
                 "claims.tsv",
+                "headline.tsv",
+                "overview.html",
             )
         ],
         [
@@ -48,5 +51,5 @@ rule all:
         [
             e.stage_manifest(stage)
             for e in EXPERIMENTS
-            for stage in ("aggregate", "claims", "figures")
+            for stage in ("aggregate", "claims", "figures", "report")
         ],

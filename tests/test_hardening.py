@@ -164,7 +164,12 @@ def test_a_sweep_shrunk_without_snakemake_records_reaggregates(work, tmp_path):
     cfg = yaml.safe_load((moved / "config.yaml").read_text())
     cfg["experiments"]["delta"]["seeds"] = [0]
     write_config(moved, cfg)
-    assert planned(moved) == {"aggregate_delta", "claims_delta", "figures_delta"}
+    assert planned(moved) == {
+        "aggregate_delta",
+        "claims_delta",
+        "figures_delta",
+        "report_delta",
+    }
     snakemake(moved, "--cores", "2")
     assert set(pd.read_parquet(moved / EXP / "metrics.parquet")["seed"]) == {0}
 
@@ -175,7 +180,7 @@ def test_a_figure_setting_changed_without_snakemake_records_redraws(work, tmp_pa
     cfg = yaml.safe_load((moved / "config.yaml").read_text())
     cfg["figures"]["dpi"] = 90
     write_config(moved, cfg)
-    assert planned(moved) == {"figures_delta", "figures_old"}
+    assert planned(moved) == {"figures_delta", "figures_old", "report_delta", "report_old"}
 
 
 def test_a_renamed_results_folder_reads_and_plans_nothing(work):

@@ -160,3 +160,7 @@ def test_manifest_names_follow_the_recipe():
     assert redrawn.stage_manifest("aggregate") == exp.stage_manifest("aggregate")
     assert redrawn.stage_manifest("figures") != exp.stage_manifest("figures")
     assert redrawn.stage_manifest("claims") == exp.stage_manifest("claims")
+    # the overview page shows the figures and the claims: it follows both
+    assert redrawn.stage_manifest("report") != exp.stage_manifest("report")
+    assert _sweep(seeds=[0]).stage_manifest("report") != exp.stage_manifest("report")
+    assert mf.STAGE_NAME.match(exp.stage_manifest("report").rsplit("/", 1)[1])

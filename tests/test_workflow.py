@@ -1,10 +1,12 @@
 """Snakemake end to end on a tiny configuration, then incremental behaviour with `-n`."""
 
+import base64
 import os
 import re
 import shutil
 import subprocess
 import sys
+from html import escape as html_escape
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,7 @@ from conftest import snakemake_cmd
 from repgeom import manifests, storage
 from repgeom.config import deep_merge
 from repgeom.evaluation import DICHOTOMY_COLUMNS, RUN_COLUMNS
+from repgeom.screenshot import find_chromium, report_results, screenshot
 
 ROOT = Path(__file__).parents[1]
 pytestmark = pytest.mark.workflow
@@ -225,6 +228,7 @@ def test_nothing_to_do_after_a_run(done):
                 "aggregate_delta": 1,
                 "claims_delta": 1,
                 "figures_delta": 1,
+                "report_delta": 1,
             },
         ),
         # one more seed: only the partially filled block (2,) → (2, 3) retrains, in every cell
@@ -236,6 +240,7 @@ def test_nothing_to_do_after_a_run(done):
                 "aggregate_delta": 1,
                 "claims_delta": 1,
                 "figures_delta": 1,
+                "report_delta": 1,
             },
         ),
         # an evaluation setting: re-evaluate everything, train nothing
@@ -247,6 +252,7 @@ def test_nothing_to_do_after_a_run(done):
                 "aggregate_delta": 1,
                 "claims_delta": 1,
                 "figures_delta": 1,
+                "report_delta": 1,
             },
         ),
         # a training setting: everything it touches
@@ -260,10 +266,14 @@ def test_nothing_to_do_after_a_run(done):
                 "aggregate_delta": 1,
                 "claims_delta": 1,
                 "figures_delta": 1,
+                "report_delta": 1,
             },
         ),
         # a figure setting: only redraw
-        ({"experiments": {"delta": {"figures": {"dpi": 100}}}}, {"figures_delta": 1}),
+        (
+            {"experiments": {"delta": {"figures": {"dpi": 100}}}},
+            {"figures_delta": 1, "report_delta": 1},
+        ),
         # a new experiment: only its own jobs
         (
             {"experiments": {"more": TINY_ALIGN | {"activations": ["relu"]}}},
@@ -273,6 +283,7 @@ def test_nothing_to_do_after_a_run(done):
                 "aggregate_more": 1,
                 "claims_more": 1,
                 "figures_more": 1,
+                "report_more": 1,
             },
         ),
         # a value on a packed axis of one experiment: its jobs that gain it, nothing else
@@ -284,6 +295,7 @@ def test_nothing_to_do_after_a_run(done):
                 "aggregate_align": 1,
                 "claims_align": 1,
                 "figures_align": 1,
+                "report_align": 1,
             },
         ),
         # another spelling of the same floats, or execution-only settings: nothing
@@ -336,17 +348,62 @@ def test_bad_config_stops_before_any_job(done, change, needles):
     assert planned(done) == {}  # nothing was lost
 
 
-def test_report(done):
+@pytest.fixture(scope="module")
+def report_html(done) -> Path:
     snakemake(done, "--report", "report.html")
-    html = (done / "report.html").read_text(errors="replace")
+    return done / "report.html"
+
+
+def test_report(done, report_html):
+    html = report_html.read_text(errors="replace")
     for name in (
         "delta_sweep.png",
         "alignment_sweep.png",
         "disentanglement.png",
         "ablation.png",
         "claims.tsv",
+        "headline.tsv",
+        "overview.html",
     ):
         assert name in html, name
+    results = report_results(html)
+    # every result has a name that says whose it is: no two experiments' "claims.tsv"
+    names = [r["labels"]["result"] for r in results.values()]
+    assert len(names) == len(set(names)) == len(results)
+    for exp in ("delta", "align"):
+        for what in ("claims (claims.tsv)", "headline (headline.tsv)", "figure "):
+            assert any(n.startswith(f"{exp}: {what}") for n in names), (exp, what, names)
+    # the overview, shown inline, holds the tables and each figure with its caption under it
+    for exp, figure in ((DELTA, "delta_sweep"), (ALIGN, "alignment_sweep")):
+        path = next(p for p in results if p.endswith(f"{exp}/overview.html"))
+        assert results[path]["mime_type"] == "text/html"
+        page = base64.b64decode(results[path]["data_uri"].split("base64,", 1)[1]).decode()
+        headline = pd.read_csv(done / exp / "headline.tsv", sep="\t", dtype=str)
+        for col in [c for c in headline.columns if " TA" in c or " IA" in c]:
+            for value in headline[col]:
+                assert f">{value}</td>" in page, (col, value)
+        claims = pd.read_csv(done / exp / "claims.tsv", sep="\t")
+        for statement in claims["statement"].unique():
+            assert html_escape(statement) in page, statement
+        caption = (ROOT / f"workflow/report/{figure}.rst").read_text().split()[:4]
+        after = page.split(f'<img alt="{figure}"', 1)[1]
+        assert after.index(" ".join(caption)) < after.index("</figure>")
+    assert report_html.stat().st_size < 20e6  # the figures are embedded in 256 colours
+
+
+@pytest.mark.skipif(
+    find_chromium() is None, reason="no Chromium (Debian: apt-get install chromium) to render it"
+)
+def test_report_renders_in_headless_chromium(report_html, tmp_path):
+    """`make report-screenshot`: the report, opened at an experiment's overview, as a PNG."""
+    from PIL import Image
+
+    out = screenshot(report_html, tmp_path / "report.png", "delta", size=(1200, 1600))
+    with Image.open(out) as im:
+        assert im.size == (1200, 1600)
+        # tables and figures, not an empty page: many colours in the main pane
+        colours = im.convert("RGB").crop((400, 0, 1200, 1600)).getcolors(maxcolors=1 << 20)
+        assert len(colours) > 500
 
 
 def test_headline_command(done):
@@ -366,24 +423,62 @@ def test_headline_command(done):
     assert missing.returncode == 2 and "run the workflow first" in missing.stderr
 
 
+#: what a run of profiles/slurm with its placeholders filled in passes (tests/test_slurm.py too)
+SLURM_RESOURCES = ["--default-resources", "slurm_partition=debug", "slurm_account=root"]
+
+
+def train_resources(workdir, *args) -> str:
+    """The resources line of the first training job that `snakemake -n` plans."""
+    out = snakemake(workdir, "-n", "--until", "train_delta_block0", *args).stdout
+    jobs = [b for b in out.split("\n\n") if "rule train_delta_block0" in b]
+    assert jobs, out
+    return next(line for line in jobs[0].splitlines() if "resources:" in line)
+
+
 @pytest.mark.parametrize(
-    ("train", "present", "absent"),
+    ("train", "args", "present", "absent"),
     [
-        ({}, ["gpu=1", "runtime=60", "mem_mb=4000"], ["gres="]),
-        ({"gpu_syntax": "gres", "gpu_model": "a100", "gpus": 2}, ["gres=gpu:a100:2"], ["gpu=2"]),
-        ({"gpus": 0, "runtime": 5, "mem_mb": 300}, ["runtime=5", "mem_mb=300"], ["gpu", "gres"]),
+        # a local run on a CPU-only machine asks for no GPU ...
+        ({}, [], ["runtime=60", "mem_mb=4000"], ["gpu", "gres"]),
+        # ... a SLURM run does, as configured ...
+        ({}, SLURM_RESOURCES, ["gpu=1", "runtime=60", "mem_mb=4000"], ["gres="]),
+        (
+            {"gpu_syntax": "gres", "gpu_model": "a100", "gpus": 2},
+            SLURM_RESOURCES,
+            ["gres=gpu:a100:2"],
+            ["gpu=2"],
+        ),
+        ({"gpus": 0, "runtime": 5, "mem_mb": 300}, SLURM_RESOURCES, ["runtime=5"], ["gpu", "gres"]),
+        # ... and a local one where the config asks for it
+        ({"gpus_locally": True}, [], ["gpu=1"], ["gres="]),
     ],
 )
-def test_training_resources_follow_config(tmp_path, train, present, absent):
+def test_training_resources_follow_config(tmp_path, train, args, present, absent):
     write_config(tmp_path, TINY | {"resources": {"train": train}})
-    out = snakemake(tmp_path, "-n", "--until", "train_delta_block0").stdout
-    jobs = [b for b in out.split("\n\n") if "rule train_delta_block0" in b]
-    assert jobs
-    res = next(line for line in jobs[0].splitlines() if "resources:" in line)
+    res = train_resources(tmp_path, *args)
     for item in present:
         assert item in res, res
     for item in absent:
         assert item not in res, res
+
+
+def test_slurm_profile_placeholders_are_refused_by_name(tmp_path):
+    """The shipped profile's `<your-...>` values stop even a dry run, naming key and file; with
+    them replaced, the dry run plans GPU training jobs."""
+    write_config(tmp_path, TINY)
+    profile = ["--profile", str(ROOT / "profiles/slurm")]
+    proc = snakemake(tmp_path, "-n", *profile, check=False)
+    assert proc.returncode != 0
+    err = proc.stdout + proc.stderr
+    for needle in (
+        "'slurm_partition' is still the placeholder '<your-partition>'",
+        "'slurm_account' is still the placeholder '<your-account>'",
+        "profiles/slurm/config.v8+.yaml",
+        "--default-resources slurm_partition=<name>",
+    ):
+        assert needle in err, err
+    filled = ["--default-resources", "slurm_partition=x", "slurm_account=y"]
+    assert "gpu=1" in train_resources(tmp_path, *profile, *filled)
 
 
 def test_delta_task_metrics_unchanged_since_recorded(done):
@@ -528,7 +623,12 @@ def test_damaged_outputs_are_named_with_the_fix(done, tmp_path):
     assert f"{DELTA}/metrics.parquet was changed after it was written" in head.stderr
     assert "delete results/delta/metrics.parquet and run the workflow again" in head.stderr
     agg.unlink()  # the advice
-    assert planned(work) == {"aggregate_delta": 1, "claims_delta": 1, "figures_delta": 1}
+    assert planned(work) == {
+        "aggregate_delta": 1,
+        "claims_delta": 1,
+        "figures_delta": 1,
+        "report_delta": 1,
+    }
 
     run = manifests.current_run_files(work / DELTA, "dichotomies.parquet")[0]
     Path(run).write_bytes(Path(run).read_bytes()[:50])
@@ -543,6 +643,7 @@ def test_damaged_outputs_are_named_with_the_fix(done, tmp_path):
         "aggregate_delta": 1,
         "claims_delta": 1,
         "figures_delta": 1,
+        "report_delta": 1,
     }
     snakemake(work, "--cores", "2")
     assert _repgeom(work, "headline", "results").returncode == 0

@@ -121,45 +121,48 @@ def _training_time(experiment_dir: Path) -> tuple[int, int, float]:
     return len(weights), len(seen), train_s
 
 
+def headline_of(exp: Path) -> tuple[str, str, pd.DataFrame]:
+    """The headline of one aggregated experiment folder: its title (runs, batches, training
+    time), the legend of the table's columns, and the table (:func:`headline_table`)."""
+    from . import manifests, storage
+
+    metrics = manifests.verify_table(exp, "metrics.parquet")
+    meta = storage.read_metadata(metrics)
+    family = meta["config"]["family"]
+    n, batches, train_s = _training_time(exp)
+    evaluation = meta["config"]["evaluation"]
+    frame = storage.primary(pd.read_parquet(metrics), evaluation)
+    keys = storage.layer_keys(meta["key_types"], frame)
+    runs = with_target_ccgp(
+        frame,
+        storage.primary(storage.verified_table(exp, "dichotomies.parquet").to_pandas(), evaluation),
+        keys,
+    )
+    title = (
+        f"{meta['experiment']} ({family}): {n} runs in {batches} training batches; "
+        f"summed training time {train_s:.1f} s"
+    )
+    legend = (
+        "Final epoch, mean ± s.e.m. over seeds. TA, IA: target and input alignment; "
+        "task c: the task's own input–target alignment"
+        + (
+            "; CCGP_T: CCGP (the ccgp_proper column) of the trained bits; analysis "
+            + "/".join(storage.primary_analysis(evaluation) or ("svm", "clean"))
+            if "ccgp_targets" in runs.columns
+            else ""
+        )
+    )
+    return title, legend, headline_table(runs, keys)
+
+
 def headline(results: Path) -> str:
     """The headline of every aggregated experiment under ``results``."""
-    from . import manifests, storage
+    from . import manifests
 
     parts = []
     for exp in manifests.experiments_under(results)[0]:
-        metrics = manifests.verify_table(exp, "metrics.parquet")
-        meta = storage.read_metadata(metrics)
-        family = meta["config"]["family"]
-        n, batches, train_s = _training_time(exp)
-        evaluation = meta["config"]["evaluation"]
-        frame = storage.primary(pd.read_parquet(metrics), evaluation)
-        keys = storage.layer_keys(meta["key_types"], frame)
-        runs = with_target_ccgp(
-            frame,
-            storage.primary(
-                storage.verified_table(exp, "dichotomies.parquet").to_pandas(), evaluation
-            ),
-            keys,
-        )
-        table = headline_table(runs, keys)
-        parts.append(
-            "\n".join(
-                [
-                    f"== {meta['experiment']} ({family}): {n} runs in {batches} training batches; "
-                    f"summed training time {train_s:.1f} s",
-                    "Final epoch, mean ± s.e.m. over seeds. TA, IA: target and input alignment; "
-                    "task c: the task's own input–target alignment"
-                    + (
-                        "; CCGP_T: CCGP (the ccgp_proper column) of the trained bits; analysis "
-                        + "/".join(storage.primary_analysis(evaluation) or ("svm", "clean"))
-                        if "ccgp_targets" in runs.columns
-                        else ""
-                    )
-                    + ":",
-                    table.to_string(index=False),
-                ]
-            )
-        )
+        title, legend, table = headline_of(exp)
+        parts.append(f"== {title}\n{legend}:\n{table.to_string(index=False)}")
     return "\n\n".join(parts)
 
 

@@ -11,7 +11,7 @@ machine, say)::
 
     <experiment>/jobs/<job keys>/block<k>-<recipe>.train.json       training of a block of runs
     <experiment>/jobs/<job keys>/block<k>-<recipe>.evaluate.json    its evaluation
-    <experiment>/jobs/{aggregate,claims,figures}-<recipe>.json      the experiment-wide steps
+    <experiment>/jobs/{aggregate,claims,figures,report}-<recipe>.json   the experiment-wide steps
     <experiment>/manifest.json      the current aggregation: its jobs and tables, for readers
 
 Readers check each file against its manifest before use; a missing, damaged or foreign file
@@ -39,7 +39,7 @@ RECIPE_PATTERN = f"[0-9a-f]{{{RECIPE_DIGITS}}}"
 
 #: exact names of repgeom's manifests and checkpoints (``prune`` deletes nothing else in jobs/)
 JOB_NAME = re.compile(rf"^block(\d+)-({RECIPE_PATTERN})\.(train|evaluate)\.json$")
-STAGE_NAME = re.compile(rf"^(aggregate|claims|figures)-({RECIPE_PATTERN})\.json$")
+STAGE_NAME = re.compile(rf"^(aggregate|claims|figures|report)-({RECIPE_PATTERN})\.json$")
 CHECKPOINT_NAME = re.compile(rf"^block\d+-{RECIPE_PATTERN}\.train\.checkpoint\.npz$")
 #: names of format 1 (before recipes)
 LEGACY_JOB_NAME = re.compile(r"^block\d+\.(train|evaluate)\.json$")
@@ -319,6 +319,12 @@ def claims_recipe(aggregate_recipe: str) -> dict:
     """What an experiment's claims are made from: its aggregation (the claims' own settings
     live in the experiment's configuration, which the aggregation's recipe holds)."""
     return {"aggregate": aggregate_recipe}
+
+
+def report_recipe(aggregate_recipe: str, figures_recipe: dict) -> dict:
+    """What an experiment's overview page is made from: its claims (of its aggregation) and
+    its figures (their recipe)."""
+    return {"claims": claims_recipe(aggregate_recipe), "figures": figures_recipe}
 
 
 def verified_claims(experiment_dir: str | Path) -> tuple[Path, Path]:

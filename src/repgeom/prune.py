@@ -6,11 +6,11 @@ them and, with ``--delete``, removes them.
 Nothing a user made is ever deleted. A file is removed only if repgeom can prove it wrote it:
 its exact name is one repgeom writes at that place, and its content says so (a run's Parquet
 metadata names the experiment and the run that belong exactly in its folder; a manifest or a
-checkpoint carries repgeom's mark; a figure, a claims table or a log is listed in, or named by,
-such a record). Symbolic links are never followed nor removed. Folders are removed only once
-empty; whatever else they hold is left and listed with the reason. Everything is planned before
-anything is removed, files are removed one by one, and each proves itself on its own, so an
-interrupted prune leaves a tree that the next one finishes.
+checkpoint carries repgeom's mark; a figure, a claims or headline table, an overview page or a
+log is listed in, or named by, such a record). Symbolic links are never followed nor removed.
+Folders are removed only once empty; whatever else they hold is left and listed with the
+reason. Everything is planned before anything is removed, files are removed one by one, and
+each proves itself on its own, so an interrupted prune leaves a tree that the next one finishes.
 
 Experiment folders that the configuration does not name are listed apart and removed only on
 request (``--other-experiments``): several configurations may share one ``results_dir``
@@ -32,9 +32,11 @@ from .sweep import Experiment, Sweep, checkpoint_path
 
 RUN_FILES = ("weights.parquet", "loss.parquet", "metrics.parquet", "dichotomies.parquet")
 TABLES = ("metrics.parquet", "dichotomies.parquet", "summary.parquet")
-CLAIMS = ("claims.parquet", "claims.tsv")
+CLAIMS = ("claims.parquet", "claims.tsv", "headline.tsv")
+#: the report step's page (workflow/rules/report.smk)
+OVERVIEW = "overview.html"
 _TEMPORARY = re.compile(r"^\.(?P<name>.+)\.tmp-\d+$")
-_STAGE_LOG = re.compile(r"^(aggregate|claims|figures)\.log$")
+_STAGE_LOG = re.compile(r"^(aggregate|claims|figures|report)\.log$")
 _JOB_LOG = re.compile(rf"^[^/]*_block\d+(-{mf.RECIPE_PATTERN})?\.log$")
 _FIGURE = re.compile(r"^[a-z_]+\.(png|pdf|svg)$")
 #: removal order: what proves a folder is repgeom's (its manifests) goes last, so that a prune
@@ -93,7 +95,7 @@ def _kind(p: Path) -> str:
         return "root"
     if name in TABLES:
         return "table"
-    if name in CLAIMS:
+    if name in CLAIMS or name == OVERVIEW:
         return "claims"
     if p.suffix == ".log":
         return "log"
@@ -239,7 +241,7 @@ def _expected(exp: Experiment) -> _Expected:
             jobs.add(rel(m))
             if stage == "train" and not Path(m).exists():
                 jobs.add(rel(checkpoint_path(m)))
-    jobs |= {rel(exp.stage_manifest(s)) for s in ("aggregate", "claims", "figures")}
+    jobs |= {rel(exp.stage_manifest(s)) for s in ("aggregate", "claims", "figures", "report")}
     return _Expected(runs, jobs, list(exp.run_key_types), set(exp.run_key_types))
 
 
@@ -339,7 +341,9 @@ def _scan(exp_dir: Path, experiment: str, expected: _Expected | None, plan: Plan
                 name in TABLES + ("claims.parquet",) and _is_our_table(p, experiment)
             ):
                 mine.append(p)
-            elif name == "claims.tsv" and recorded.get(rel) == _digest(p):
+            elif name in ("claims.tsv", "headline.tsv", OVERVIEW) and recorded.get(rel) == _digest(
+                p
+            ):
                 mine.append(p)
         elif parts[0] == "figures" and len(parts) == 2 and _FIGURE.match(name):
             if recorded.get(rel) == _digest(p):

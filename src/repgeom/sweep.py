@@ -23,7 +23,7 @@ from functools import cached_property
 from pathlib import Path
 
 from . import networks
-from .manifests import RECIPE_PATTERN, claims_recipe, recipe_hash
+from .manifests import RECIPE_PATTERN, claims_recipe, recipe_hash, report_recipe
 from .tasks import Family, get_family
 
 #: keys every experiment sweeps, in path order before the family's own keys
@@ -313,16 +313,22 @@ class Experiment:
 
     def stage_manifest(self, stage: str) -> str:
         """The recipe-named manifest of an experiment-wide ``stage`` (aggregate, claims,
-        figures)."""
+        figures, report)."""
+        return f"{self.root}/jobs/{stage}-{recipe_hash(self.stage_recipe(stage))}.json"
+
+    def stage_recipe(self, stage: str) -> dict:
+        """What an experiment-wide ``stage`` makes its files from (its manifest's recipe)."""
         agg = recipe_hash(self.aggregate_recipe())
-        made_from = {
+        figures = {"aggregate": agg, "figures": self.cfg["figures"]} | {
+            # the names too: a version that draws another figure draws it on the next run
+            "names": list(self.figures)
+        }
+        return {
             "aggregate": self.aggregate_recipe(),
             "claims": claims_recipe(agg),
-            # the names too: a version that draws another figure draws it on the next run
-            "figures": {"aggregate": agg, "figures": self.cfg["figures"]}
-            | {"names": list(self.figures)},
+            "figures": figures,
+            "report": report_recipe(agg, figures),
         }[stage]
-        return f"{self.root}/jobs/{stage}-{recipe_hash(made_from)}.json"
 
     def all_manifests(self, stage: str) -> list[str]:
         return [self.manifest(b, stage, j) for j in self.job_cells() for b in self.blocks]

@@ -19,6 +19,8 @@ for _exp in EXPERIMENTS:
         log:
             f"{_exp.root}/logs/aggregate.log",
         localrule: True
+        conda:
+            REPGEOM_ENV
         params:
             experiment=_exp.name,
             key_types=_exp.run_key_types,

@@ -1,4 +1,5 @@
-# The paper's claims about each experiment, checked on its aggregated tables (repgeom.claims).
+# The paper's claims about each experiment, checked on its aggregated tables (repgeom.claims),
+# and its headline table (repgeom.report.write_headline).
 for _exp in EXPERIMENTS:
 
     rule:
@@ -14,12 +15,22 @@ for _exp in EXPERIMENTS:
                 f"{_exp.root}/claims.tsv",
                 caption="../report/claims.rst",
                 category=_exp.name,
+                labels={"result": f"{_exp.name}: claims (claims.tsv)"},
+            ),
+            # what `python -m repgeom headline` prints of this experiment, as a table
+            headline=report(
+                f"{_exp.root}/headline.tsv",
+                caption="../report/headline.rst",
+                category=_exp.name,
+                labels={"result": f"{_exp.name}: headline (headline.tsv)"},
             ),
             # what the claims were checked on and the files' checksums, for the readers
             stamp=_exp.stage_manifest("claims"),
         log:
             f"{_exp.root}/logs/claims.log",
         localrule: True
+        conda:
+            REPGEOM_ENV
         params:
             family=_exp.family.name,
             experiment=_exp.name,

@@ -5,6 +5,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
+from repgeom.cluster import placeholder_errors, targets_cluster
 from repgeom.config import (
     ConfigError,
     check_config_files,
@@ -40,6 +41,26 @@ _sweep_errors = SWEEP.errors()
 if _sweep_errors:
     raise WorkflowError(format_errors(_sweep_errors))
 EXPERIMENTS = list(SWEEP.experiments.values())
+
+# A cluster profile's `<your-...>` placeholders are refused by name now, also in a dry run,
+# rather than by sbatch once jobs are submitted.
+_default_res = workflow.resource_settings.default_resources
+_default_res = _default_res.args if _default_res is not None else []
+_rule_res = {
+    r: v.args for r, v in workflow.resource_settings.overwrite_resources.items()
+}
+_placeholders = placeholder_errors(_default_res, _rule_res)
+if _placeholders:
+    raise WorkflowError(
+        "the cluster profile is not filled in:\n  - " + "\n  - ".join(_placeholders)
+    )
+# Training jobs ask for GPUs where a GPU can be had: on SLURM (the resources name a partition
+# or account, as profiles/slurm does; or this is a job on the cluster) or where the config
+# asks for it (resources.train.gpus_locally). A local run on a CPU-only machine asks for none.
+ON_CLUSTER = targets_cluster(_default_res, _rule_res, workflow.remote_exec)
+
+#: the software of every rule that runs code, for --use-conda (relative to workflow/rules/)
+REPGEOM_ENV = "../envs/repgeom.yaml"
 
 _RESULTS_LOCK = []  # the open lock file, held until this Snakemake process ends
 
@@ -92,14 +113,15 @@ def job_resources(stage):
     """Scheduler resources of a stage from config['resources'], scaled by the attempt.
 
     The GPU request of training jobs is written as `gpu` (sbatch --gpus) or `gres`
-    (sbatch --gres), as configured; a local run ignores both.
+    (sbatch --gres), as configured, and only on a cluster (ON_CLUSTER) or where
+    `resources.train.gpus_locally` asks for it.
     """
     r = config["resources"][stage]
     res = {
         "runtime": lambda wildcards, attempt: r["runtime"] * attempt,
         "mem_mb": lambda wildcards, attempt: r["mem_mb"] * attempt,
     }
-    if r.get("gpus", 0) > 0:
+    if r.get("gpus", 0) > 0 and (ON_CLUSTER or r.get("gpus_locally", False)):
         if r["gpu_syntax"] == "gpu":
             res["gpu"] = r["gpus"]
             if r["gpu_model"]:

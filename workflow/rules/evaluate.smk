@@ -13,6 +13,8 @@ for _exp in EXPERIMENTS:
                 _exp.manifest(_block, "evaluate"),
             log:
                 f"{_exp.root}/logs/evaluate/{_exp.job_tag()}_{_block.name}-{{recipe}}.log",
+            conda:
+                REPGEOM_ENV
             threads: _exp.cfg["training"]["threads"]
             resources:
                 **job_resources("evaluate"),

@@ -15,6 +15,7 @@ for _exp in EXPERIMENTS:
                     f"{_exp.root}/figures/{name}.png",
                     caption=f"../report/{name}.rst",
                     category=_exp.name,
+                    labels={"result": f"{_exp.name}: figure {name}"},
                 )
                 for name in _exp.figures
             ],
@@ -29,6 +30,8 @@ for _exp in EXPERIMENTS:
         log:
             f"{_exp.root}/logs/figures.log",
         localrule: True
+        conda:
+            REPGEOM_ENV
         params:
             family=_exp.family.name,
             experiment=_exp.name,

@@ -16,6 +16,8 @@ for _exp in EXPERIMENTS:
                 _exp.manifest(_block, "train"),
             log:
                 f"{_exp.root}/logs/train/{_exp.job_tag()}_{_block.name}-{{recipe}}.log",
+            conda:
+                REPGEOM_ENV
             threads: _exp.cfg["training"]["threads"]
             resources:
                 **job_resources("train"),
