@@ -3,9 +3,9 @@
 
 * ``alignment_sweep``: target and input alignment against the task's alignment c, one row of
   panels per (kernel, d, k), one line per activation.
-* ``alignment_plane``: the corrected coordinates (a, b) of spec §6.2, which remove the skew
-  between the input and target kernels of a task with alignment c; every hidden kernel lies in
-  the quarter disc a² + b² ≤ 1.
+* ``alignment_plane``: the corrected coordinates (a, b) of docs/science.md §5.2, which remove
+  the skew between the input and target kernels of a task with alignment c; every hidden kernel
+  lies in the quarter disc a² + b² ≤ 1.
 * ``disentanglement``: PS and CCGP (proper splits) of the trained target bits against c, the
   mean over the k target bits of each run (for k = d, the disentanglement claim).
 * ``ablation``: each activation's target and input alignment as bars grouped by its kind
@@ -69,7 +69,7 @@ def target_bits(d: int, k: int) -> list[str]:
 
 def corrected_coordinates(input_al, target_al, c) -> tuple[np.ndarray, np.ndarray]:
     """(a, b) = B⁻¹ (A_input, A_target) with B = [[cos φ, sin φ], [sin φ, cos φ]] and
-    φ = (π/2 − arccos c)/2 (spec §6.2); arrays broadcast."""
+    φ = (π/2 − arccos c)/2 (docs/science.md §5.2); arrays broadcast."""
     phi = (np.pi / 2 - np.arccos(np.clip(c, -1, 1))) / 2
     cos, sin = np.cos(phi), np.sin(phi)
     det = cos * cos - sin * sin

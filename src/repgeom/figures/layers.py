@@ -1,5 +1,5 @@
-"""The per-layer figure of an experiment with deep networks (spec §6: the tanh/relu difference
-in every hidden layer).
+"""The per-layer figure of an experiment with deep networks (docs/science.md §8.6: the
+tanh/relu difference in every hidden layer).
 
 ``layers``: each run's final target and input alignment (kernel alignment on the condition
 means) against the hidden layer, one line per activation (mean ± s.e.m. over seeds), one column
