@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from scipy import special
 
 from repgeom.activations import (
     ACTIVATION_FAMILIES,
@@ -53,6 +54,9 @@ SPECS = {
     "hardtanh": Spec("hardtanh", lambda u: np.clip(u, -1, 1), (-1.0, 1.0)),
     "softplus": Spec("softplus", lambda u: np.logaddexp(0, u)),
     "identity": Spec("identity", lambda u: u),
+    "sigmoid": Spec("sigmoid", special.expit),
+    "gelu": Spec("gelu", lambda u: u * special.ndtr(u)),
+    "silu": Spec("silu", lambda u: u * special.expit(u)),
     "leaky_relu": _leaky(0.01),
     "leaky_relu_slope0.2": _leaky(0.2),
     "leaky_relu_slope2.5": _leaky(2.5),
@@ -205,6 +209,9 @@ def test_bias_shift(name):
         (["shifted_relu_s0.30000000000000004"], "shifted_relu_s+0.30000000000000004"),
         (["hardtanh"], "hardtanh"),
         (["softplus"], "softplus"),
+        (["sigmoid"], "sigmoid"),
+        (["gelu"], "gelu"),
+        (["silu"], "silu"),
     ],
 )
 def test_canonical_names(spellings, canonical):
@@ -235,7 +242,7 @@ def test_numbers_round_trip_positionally():
 @pytest.mark.parametrize(
     "bad",
     [
-        "gelu",
+        "swish",
         "bounded_relu_ub0",
         "bounded_relu_ub-1",
         "bounded_relu_ub-0",
@@ -276,7 +283,10 @@ def test_families_are_spelled_as_documented():
         "relu[_bias<±s>]",
         "relu6",
         "hardtanh",
+        "sigmoid",
         "softplus",
+        "gelu",
+        "silu",
         "identity",
         "leaky_relu[_slope<ε>]",
         "bounded_relu_ub<ub>",
@@ -290,7 +300,7 @@ def test_families_are_spelled_as_documented():
 
 
 def test_pattern_rejects_what_is_not_a_name():
-    for bad in ("gelu", "", "relu_bias", "shifted_relu_snan", "relu_bias=1", "tanh bias", "Relu"):
+    for bad in ("swish", "", "relu_bias", "shifted_relu_snan", "relu_bias=1", "tanh bias", "Relu"):
         assert not re.fullmatch(ACTIVATION_PATTERN, bad), bad
     # looser than the parser: valid syntax with an invalid value still matches
     assert re.fullmatch(ACTIVATION_PATTERN, "bounded_relu_ub0")
@@ -316,6 +326,73 @@ def test_schema_pattern_accepts_every_canonical_name():
     for pattern in found:
         for name in NAMES:
             assert re.search(pattern, name), (pattern, name)
+
+
+#: f′ of the smooth activations, written out in SciPy (σ = expit, Φ = ndtr, φ the density)
+SMOOTH_DF = {
+    "sigmoid": lambda u: special.expit(u) * special.expit(-u),
+    "gelu": lambda u: special.ndtr(u) + u * np.exp(-0.5 * u * u) / np.sqrt(2 * np.pi),
+    "silu": lambda u: special.expit(u) * (1 + u * special.expit(-u)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SMOOTH_DF))
+def test_smooth_activations_are_accurate_far_out(name):
+    """f and f′ of sigmoid, gelu and silu to relative precision out to |u| = 60, where naive
+    forms overflow (e^(−u) for u ≪ 0), cancel (1 + erf(u/√2) for u ≪ 0) or lose the tail (1 − σ
+    for u ≫ 0); in float32 too, as training runs, without a nan or inf. gelu's f is torch's
+    own (u·½(1 + erf(u/√2)), the form autograd differentiates): below u ≈ −8 it is 0 instead of
+    u·Φ(u), off by < 1e-15 absolute."""
+    act = get_activation(name)
+    u = np.concatenate([np.linspace(-60, 60, 2401), [-1e4, 1e4]])
+    t = torch.from_numpy(u)
+    with np.errstate(over="ignore", under="ignore"):
+        want_f, want_df = SPECS[name].f(u), SMOOTH_DF[name](u)
+    atol = 1e-15 if name == "gelu" else 1e-300
+    np.testing.assert_allclose(act.f(t).numpy(), want_f, rtol=1e-13, atol=atol)
+    # gelu's f′ = Φ + uφ is a difference of two tiny terms for u ≪ 0: relative to the larger
+    scale = np.abs(want_df) + (np.exp(-0.5 * u * u) * np.abs(u) if name == "gelu" else 0)
+    assert np.all(np.abs(act.df(t).numpy() - want_df) <= 1e-13 * scale + 1e-300)
+    for f in (act.f, act.df):
+        assert torch.isfinite(f(t.float())).all()
+
+
+def test_sigmoid_is_a_rescaled_tanh():
+    """σ(u) = ½ + ½ tanh(u/2), so σ′(u) = ¼ tanh′(u/2): tanh's band, twice as wide, centred at 0
+    (why the registry files sigmoid with tanh as two-sided saturating)."""
+    sig, tanh = get_activation("sigmoid"), get_activation("tanh")
+    torch.testing.assert_close(sig.f(U), 0.5 + 0.5 * tanh.f(U / 2), rtol=0, atol=1e-15)
+    torch.testing.assert_close(sig.df(U), 0.25 * tanh.df(U / 2), rtol=1e-12, atol=1e-15)
+    assert torch.equal(sig.df(U), sig.df(-U))  # an even band
+
+
+def test_gelu_and_silu_are_not_monotone():
+    """Both dip below 0 at some u < 0, so h = f(u) does not give f′(u) (their f_ keeps it) and
+    f′ is negative there; both tend to relu far from 0 (one-sided)."""
+    u = torch.linspace(-6, 6, 12001, dtype=torch.float64)
+    for name, (u_min, f_min) in {"gelu": (-0.7518, -0.1700), "silu": (-1.2785, -0.2785)}.items():
+        act = get_activation(name)
+        h = act.f(u)
+        i = int(h.argmin())
+        assert abs(u[i].item() - u_min) < 1e-3 and abs(h[i].item() - f_min) < 1e-4, name
+        assert act.df(u).min() < 0 < act.df(u).max() - 1  # below 0 and above 1 near the origin
+        far = torch.tensor([-30.0, 30.0], dtype=torch.float64)
+        torch.testing.assert_close(act.f(far), torch.relu(far), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["gelu", "silu"])
+def test_non_injective_smooth_backprop_needs_its_forward(name):
+    act = get_activation(name)
+    u = torch.linspace(-3, 3, 7, dtype=torch.float64)
+    h = act.f_(u.clone())
+    with pytest.raises(RuntimeError, match="returned by this thread"):
+        act.backprop_(torch.ones(7, dtype=u.dtype), h.clone(), torch.empty(7, dtype=u.dtype))
+    h2 = act.f_(-u)  # a second layer's forward keeps the first one's
+    g, g2 = torch.ones_like(u), torch.ones_like(u)
+    act.backprop_(g2, h2, torch.empty_like(u))
+    act.backprop_(g, h, torch.empty_like(u))
+    torch.testing.assert_close(g, act.df(u), rtol=1e-12, atol=1e-15)
+    torch.testing.assert_close(g2, act.df(-u), rtol=1e-12, atol=1e-15)
 
 
 def test_negative_leaky_slope_backprop_needs_its_forward():
@@ -367,7 +444,10 @@ def test_reductions_name_canonical_activations():
         ("hardtanh", "two-sided saturating"),
         ("bounded_relu_ub1", "two-sided saturating"),
         ("relu6", "two-sided saturating"),
+        ("sigmoid", "two-sided saturating"),
         ("relu", "one-sided or non-saturating"),
+        ("gelu", "one-sided or non-saturating"),
+        ("silu", "one-sided or non-saturating"),
         ("softplus", "one-sided or non-saturating"),
         ("leaky_relu", "one-sided or non-saturating"),
         ("identity", "one-sided or non-saturating"),

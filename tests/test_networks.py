@@ -31,6 +31,9 @@ ACTS = [
     "shifted_relu_s-0.5",
     "relu_bias+0.5",
     "hardtanh",
+    "sigmoid",
+    "gelu",
+    "silu",
     "identity",
 ]
 

@@ -10,27 +10,31 @@ Names
 An activation is named by its family and at most one number; the name becomes a folder
 ``act=<name>``, so it uses only lower-case letters, digits and ``_ . + -``:
 
-=========================  ====================================  ===================  ========
-spelling                   f(u)                                  f′(u)                b init
-=========================  ====================================  ===================  ========
+=========================  ====================================  =======================  ========
+spelling                   f(u)                                  f′(u)                    b init
+=========================  ====================================  =======================  ========
 ``tanh``                   tanh(u)                               1 − tanh²(u)
-``tanh_bias<±s>``          tanh(u)                               1 − tanh²(u)         b + s
+``tanh_bias<±s>``          tanh(u)                               1 − tanh²(u)             b + s
 ``relu``                   max(0, u)                             1[u > 0]
-``relu_bias<±s>``          max(0, u)                             1[u > 0]             b + s
+``relu_bias<±s>``          max(0, u)                             1[u > 0]                 b + s
 ``relu6``                  min(max(u, 0), 6)                     1[0 < u < 6]
 ``hardtanh``               min(max(u, −1), 1)                    1[−1 < u < 1]
-``softplus``               log(1 + eᵘ)  (β = 1)                  sigmoid(u)
+``sigmoid``                1 / (1 + e⁻ᵘ)                         σ(u)(1 − σ(u))
+``softplus``               log(1 + eᵘ)  (β = 1)                  σ(u)
+``gelu``                   u·Φ(u)  (exact, erf form)             Φ(u) + u·φ(u)
+``silu``                   u·σ(u)                                σ(u)(1 + u(1 − σ(u)))
 ``identity``               u                                     1
 ``leaky_relu``             u if u > 0 else 0.01·u                1 or 0.01
 ``leaky_relu_slope<ε>``    u if u > 0 else ε·u  (any finite ε)   1 or ε
 ``bounded_relu_ub<ub>``    min(max(u, 0), ub)  (ub > 0)          1[0 < u < ub]
 ``shifted_relu_s<±s>``     max(0, u + s)                         1[u > −s]
-=========================  ====================================  ===================  ========
+=========================  ====================================  =======================  ========
 
-At a kink f′ takes the value of the open condition above (f′ = 0 at the corners of the ReLUs,
-ε at 0 for the leaky ReLU). ``b init`` is :attr:`Activation.bias_shift`, added by the model's
-initialiser to the initial hidden bias. Since the hidden bias is trained, ``shifted_relu_s<s>``
-and ``relu_bias<s>`` start from the same function (f_shifted(u) = relu(u + s)); they are kept
+σ is the logistic sigmoid, Φ and φ the standard normal CDF and density. At a kink f′ takes the
+value of the open condition above (f′ = 0 at the corners of the ReLUs, ε at 0 for the leaky
+ReLU). ``b init`` is :attr:`Activation.bias_shift`, added by the model's initialiser to the
+initial hidden bias. Since the hidden bias is trained, ``shifted_relu_s<s>`` and
+``relu_bias<s>`` start from the same function (f_shifted(u) = relu(u + s)); they are kept
 apart because the paper runs both.
 
 Numbers are decimals, optionally signed, with an optional exponent (``1.5``, ``+.5``, ``2e-1``);
@@ -50,9 +54,10 @@ Kinds
 -----
 Every activation has a *kind* (:func:`activation_kind`, one of :data:`KINDS`), the shape that
 the paper's ablation (Fig. 5) groups by: saturating on both sides (a banded derivative, as
-tanh), saturating on at most one side, relu with its kink moved off the origin, and tanh or
-relu with a shifted initial bias. A family declares its kind, and the kind of its non-default
-parameter values where the number changes it (the bias shifts of ``tanh`` and ``relu``).
+tanh and sigmoid), saturating on at most one side (relu, softplus, gelu, silu), relu with its
+kink moved off the origin, and tanh or relu with a shifted initial bias. A family declares its
+kind, and the kind of its non-default parameter values where the number changes it (the bias
+shifts of ``tanh`` and ``relu``).
 
 Canonical examples: ``bounded_relu_ub1``, ``bounded_relu_ub1.5``, ``shifted_relu_s-0.5``,
 ``shifted_relu_s+1``, ``relu_bias+0.5``, ``tanh_bias-1``, ``leaky_relu_slope-0.2``.
@@ -130,7 +135,16 @@ FAMILIES: dict[str, Family] = {
         # relu6 is bounded_relu_ub6: flat below 0 and above 6
         Family("relu6", kind=TWO_SIDED),
         Family("hardtanh", kind=TWO_SIDED),
+        # σ(u) = ½ + ½ tanh(u/2): f′ = ¼(1 − tanh²(u/2)) is tanh's band, twice as wide and
+        # centred at 0 like it. Only f is off-centre (f(0) = ½), a constant the kernels' centring
+        # and the output bias absorb: the shape the ablation groups by is tanh's
+        Family("sigmoid", kind=TWO_SIDED),
         Family("softplus", kind=ONE_SIDED),
+        # gelu and silu are smooth relus: f′ → 0 as u → −∞ but → 1 as u → +∞, so they saturate
+        # on one side only (f′ dips slightly below 0 and above 1 near the origin; f is not
+        # monotone, which does not make it two-sided)
+        Family("gelu", kind=ONE_SIDED),
+        Family("silu", kind=ONE_SIDED),
         Family("identity", kind=ONE_SIDED),
         Family(
             "leaky_relu",

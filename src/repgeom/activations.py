@@ -9,10 +9,12 @@ For speed the trainer uses the in-place forms: ``f_`` overwrites the preactivati
 (equal to ``f`` up to float rounding), and ``backprop_(g, h, tmp)`` multiplies a gradient by
 f′(u) written through the output h = f(u) (for tanh 1 − h², for relu [h > 0]), so the step never
 evaluates the nonlinearity twice and allocates nothing. Tests pin both against ``f`` and ``df``.
-The one exception is a leaky ReLU with a negative slope: f is not injective there (h > 0 for
-u > 0 and for u < 0), so its ``f_`` also records the mask [u > 0] (one per output tensor, per
-thread: a deep network's layers keep theirs side by side) and its ``backprop_`` accepts only a
-tensor that an ``f_`` call of the same thread returned, unchanged since (it raises otherwise).
+Where f is not injective, h does not determine f′(u): a leaky ReLU with a negative slope
+(h > 0 for u > 0 and for u < 0), gelu and silu (each has a minimum at some u < 0). Their ``f_``
+also keeps what the backward pass needs (the mask [u > 0]; f′(u); σ(u)), one buffer per output
+tensor and per thread (a deep network's layers keep theirs side by side), and their
+``backprop_`` accepts only a tensor that an ``f_`` call of the same thread returned, unchanged
+since (it raises otherwise).
 
 Names (``bounded_relu_ub1.5``, ``relu_bias+0.5``, …) and their canonical spellings are defined
 in :mod:`repgeom.activation_names`; :data:`BUILDERS` gives each of its families f, f′ and the
@@ -108,6 +110,46 @@ def _relu_backprop_(g: torch.Tensor, h: torch.Tensor, tmp: torch.Tensor) -> None
     # h ≥ 0, so sign(h) is [u > 0] as a float; a float mask is much faster than a bool one on CPU
     torch.sign(h, out=tmp)
     g.mul_(tmp)
+
+
+class _Saved:
+    """Tensors an ``f_`` computes for its ``backprop_`` where f is not invertible from h: one per
+    output tensor (a deep network's layers keep theirs side by side, at most 16), per thread.
+    ``take`` hands back the buffer kept for u (or a new one from ``new(u)``), ``keep`` files it
+    under the output of ``f_``, and ``get(h)`` returns it, raising unless h is that output,
+    unchanged since."""
+
+    def __init__(self, what: str):
+        self.what = what
+        self.state = threading.local()
+
+    def _entries(self) -> dict:
+        return self.state.__dict__.setdefault("entries", {})
+
+    @staticmethod
+    def _key(u: torch.Tensor) -> tuple:
+        return (u.data_ptr(), u.shape, u.dtype, u.device)
+
+    def take(self, u: torch.Tensor, new: Fn) -> torch.Tensor:
+        entries = self._entries()
+        entry = entries.pop(self._key(u), None)
+        if entry is not None:
+            return entry[2]
+        if len(entries) >= 16:
+            entries.pop(next(iter(entries)))
+        return new(u)
+
+    def keep(self, h: torch.Tensor, buf: torch.Tensor) -> None:
+        self._entries()[self._key(h)] = (weakref.ref(h), h._version, buf)
+
+    def get(self, h: torch.Tensor) -> torch.Tensor:
+        ref, version, buf = self._entries().get(self._key(h), (None, None, None))
+        if ref is None or ref() is not h or h._version != version:
+            raise RuntimeError(
+                f"{self.what}: backprop_ needs an h returned by this thread's f_, unchanged "
+                "since (f is not invertible from h)"
+            )
+        return buf
 
 
 def _bias_text(s: float) -> str:
@@ -214,38 +256,95 @@ def _leaky(eps: float) -> _Impl:
 
         return _Impl(formula, f, df, lambda u: F.leaky_relu_(u, eps), backprop_)
 
-    # ε < 0: h = f(u) > 0 on both sides of 0, so the mask [u > 0] is kept from the forward pass,
-    # one per output tensor (a deep network's layers each keep theirs until their backprop_)
-    state = threading.local()
+    # ε < 0: h = f(u) > 0 on both sides of 0, so the mask [u > 0] is kept from the forward pass
+    saved = _Saved(f"leaky_relu with slope {fmt_number(eps)} < 0")
 
     def f_(u):
-        masks = state.__dict__.setdefault("masks", {})
-        key = (u.data_ptr(), u.shape, u.dtype, u.device)
-        entry = masks.pop(key, None)
-        if entry is None:
-            if len(masks) >= 16:
-                masks.pop(next(iter(masks)))
-            mask = torch.empty_like(u)
-        else:
-            mask = entry[2]
+        mask = saved.take(u, torch.empty_like)
         torch.gt(u, 0, out=mask)
         F.leaky_relu_(u, eps)
-        masks[key] = (weakref.ref(u), u._version, mask)
+        saved.keep(u, mask)
         return u
 
     def backprop_(g, h, tmp):
-        key = (h.data_ptr(), h.shape, h.dtype, h.device)
-        ref, version, mask = state.__dict__.get("masks", {}).get(key, (None, None, None))
-        if ref is None or ref() is not h or h._version != version:
-            raise RuntimeError(
-                f"leaky_relu with slope {fmt_number(eps)} < 0: backprop_ needs an h returned by "
-                "this thread's f_, unchanged since (f is not invertible from h)"
-            )
-        torch.mul(mask, 1 - eps, out=tmp)
+        torch.mul(saved.get(h), 1 - eps, out=tmp)
         tmp.add_(eps)
         g.mul_(tmp)
 
     return _Impl(formula, f, df, f_, backprop_)
+
+
+def _sigmoid_df(u: torch.Tensor) -> torch.Tensor:
+    # σ(u)·σ(−u) = σ(u)(1 − σ(u)), accurate relative to its size in both tails
+    return torch.sigmoid(u) * torch.sigmoid(-u)
+
+
+def _sigmoid_backprop_(g: torch.Tensor, h: torch.Tensor, tmp: torch.Tensor) -> None:
+    torch.addcmul(h, h, h, value=-1, out=tmp)  # h − h² = f′(u); h ∈ [0, 1] is injective
+    g.mul_(tmp)
+
+
+def _sigmoid(_: None) -> _Impl:
+    return _Impl(
+        "1 / (1 + exp(-u))", torch.sigmoid, _sigmoid_df, torch.sigmoid_, _sigmoid_backprop_
+    )
+
+
+_INV_SQRT_2PI = 0.3989422804014327  # 1/√(2π)
+_SQRT1_2 = 0.7071067811865476  # 1/√2
+
+
+def _gelu_df(u: torch.Tensor) -> torch.Tensor:
+    # Φ(u) + u φ(u), with Φ(u) = ½ erfc(−u/√2): accurate for u ≪ 0, where 1 + erf(u/√2) (and
+    # torch.special.ndtr, 0 below u ≈ −8.3) cancels
+    return 0.5 * torch.erfc(-_SQRT1_2 * u) + u * torch.exp(-0.5 * u * u) * _INV_SQRT_2PI
+
+
+def _gelu(_: None) -> _Impl:
+    # gelu has a minimum (≈ −0.17 at u ≈ −0.75): h does not determine f′, so f_ keeps f′(u)
+    saved = _Saved("gelu")
+
+    def f_(u):
+        buf = saved.take(u, lambda u: torch.empty((2, *u.shape), dtype=u.dtype, device=u.device))
+        df, tmp = buf[0], buf[1]
+        torch.mul(u, -_SQRT1_2, out=df)
+        df.erfc_().mul_(0.5)  # Φ(u)
+        torch.mul(u, u, out=tmp)
+        tmp.mul_(-0.5).exp_().mul_(_INV_SQRT_2PI).mul_(u)
+        df.add_(tmp)  # Φ(u) + u φ(u), as _gelu_df
+        torch.ops.aten.gelu.out(u, out=u)  # F.gelu (exact erf form) written into u
+        saved.keep(u, buf)
+        return u
+
+    def backprop_(g, h, tmp):
+        g.mul_(saved.get(h)[0])
+
+    return _Impl("u Φ(u) (exact erf form)", F.gelu, _gelu_df, f_, backprop_)
+
+
+def _silu_df(u: torch.Tensor) -> torch.Tensor:
+    s = torch.sigmoid(u)
+    return s * (1 + u * torch.sigmoid(-u))  # σ(u)(1 + u(1 − σ(u)))
+
+
+def _silu(_: None) -> _Impl:
+    # silu has a minimum (≈ −0.28 at u ≈ −1.28): f_ keeps σ(u), and f′ = σ + h(1 − σ)
+    saved = _Saved("silu")
+
+    def f_(u):
+        s = saved.take(u, torch.empty_like)
+        torch.sigmoid(u, out=s)
+        F.silu(u, inplace=True)
+        saved.keep(u, s)
+        return u
+
+    def backprop_(g, h, tmp):
+        s = saved.get(h)
+        torch.mul(h, s, out=tmp)
+        tmp.neg_().add_(h).add_(s)  # σ + h − hσ = σ(1 + u(1 − σ))
+        g.mul_(tmp)
+
+    return _Impl("u / (1 + exp(-u))", F.silu, _silu_df, f_, backprop_)
 
 
 # --- the implementations of every named family ----------------------------------------------
@@ -261,6 +360,9 @@ BUILDERS: dict[str, Callable[[float | None], _Impl]] = {
     "leaky_relu": _leaky,
     "bounded_relu": _bounded,
     "shifted_relu": _shifted,
+    "sigmoid": _sigmoid,
+    "gelu": _gelu,
+    "silu": _silu,
 }
 if set(BUILDERS) != set(FAMILIES):
     raise ImportError(
