@@ -11,10 +11,13 @@ from repgeom.mechanism import (
     errors,
     field_frame,
     gradient_field,
+    movement,
     neuron_axes,
+    neuron_coordinates,
     project,
     smoothed_df,
     smoothed_df_closed,
+    trajectory_frame,
 )
 
 #: the E1 label: y = 1 for conditions {0, 3}
@@ -279,3 +282,32 @@ def test_field_frame_is_tidy():
     row = df[(df["alpha"] == fld.alpha[1]) & (df["beta"] == fld.beta[3])]
     assert row["g_intra"].item() == fld.g_intra[3, 1]
     assert row["g_inter"].item() == fld.g_inter[3, 1]
+
+
+def test_neuron_coordinates_use_each_neurons_own_axes():
+    xbar, y = e1_conditions(0, D=20), Y
+    rng = np.random.default_rng(1)
+    W = rng.normal(size=(3, 5, 20))
+    readout = np.array([0.5, -0.5, 0.5, -0.1, 0.0])  # a zero weight counts as positive
+    got = neuron_coordinates(W, xbar, y, readout)
+    assert got.shape == (3, 5, 2)
+    for i, s in enumerate([1, -1, 1, -1, 1]):
+        np.testing.assert_allclose(got[:, i], project(W[:, i], neuron_axes(xbar, y, s)))
+    with pytest.raises(ValueError, match="must be"):
+        neuron_coordinates(W[0], xbar, y, readout)
+
+
+def test_movement_is_the_mean_absolute_displacement_from_the_first_snapshot():
+    coords = np.zeros((3, 2, 2))
+    coords[1] = [[1.0, -2.0], [-3.0, 0.0]]  # neuron 0 moves (1, −2), neuron 1 (−3, 0)
+    coords[2] = [[0.5, 1.0], [0.5, 1.0]]
+    np.testing.assert_allclose(movement(coords), [[0, 0], [2.0, 1.0], [0.5, 1.0]])
+    np.testing.assert_allclose(movement(coords + 7.0), movement(coords))  # a start offset
+
+
+def test_trajectory_frame_is_tidy_and_typed():
+    coords = np.arange(12, dtype=float).reshape(2, 3, 2)
+    df = trajectory_frame(np.array([0, 10]), coords)
+    assert list(df.columns) == ["epoch", "neuron", "intra", "inter"]
+    assert df["epoch"].tolist() == [0, 0, 0, 10, 10, 10] and df["neuron"].tolist() == [0, 1, 2] * 2
+    assert df["intra"].tolist() == [0, 2, 4, 6, 8, 10] and str(df["inter"].dtype) == "float32"

@@ -6,7 +6,7 @@ descent direction
 
     g(w) = Σ_c e_c f′(w·x̄_c + b) x̄_c,        e_c = s_i (y_c − ȳ)
 
-(paper_spec §6.8), where x̄_c (C, D) are the condition means and y_c ∈ {0, 1} the trained label.
+(docs/science.md §5.9), where x̄_c (C, D) are the condition means and y_c ∈ {0, 1} the trained label.
 g is the negative gradient of the "early-training loss" L(w) = −Σ_c e_c f(w·x̄_c + b)
 (:func:`early_loss`). It is drawn in the plane of two axes (:func:`neuron_axes`): the
 *inter-class* axis, the class-mean difference the neuron drives, and the *intra-class* axis, the
@@ -42,10 +42,13 @@ __all__ = [
     "errors",
     "field_frame",
     "gradient_field",
+    "movement",
     "neuron_axes",
+    "neuron_coordinates",
     "project",
     "smoothed_df",
     "smoothed_df_closed",
+    "trajectory_frame",
 ]
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]
@@ -129,7 +132,7 @@ def smoothed_df(name: str, u: np.ndarray, sigma: float, nodes: int = 128) -> np.
 
 
 def smoothed_df_closed(name: str, u: np.ndarray, sigma: float) -> np.ndarray:
-    """The closed forms of E_ε[f′(u + σ ε)] of paper_spec §4.2, elementwise: u (...) → (...).
+    """The closed forms of E_ε[f′(u + σ ε)] (docs/science.md §5.9), elementwise: u (...) → (...).
 
     * ``relu``: Φ(u/σ), exact (f′ = 1[u > 0]).
     * ``tanh``: exp(−u²/(1 + 2σ²)) / √(1 + 2σ²), an **approximation**: it is exact for the
@@ -267,5 +270,57 @@ def field_frame(*args, **kwargs):
             "beta": B.ravel(),
             "g_intra": fld.g_intra.ravel(),
             "g_inter": fld.g_inter.ravel(),
+        }
+    )
+
+
+# --------------------------------------------------------------------------- trajectories
+
+
+def neuron_coordinates(
+    W: np.ndarray, xbar: np.ndarray, y: np.ndarray, readout: np.ndarray
+) -> np.ndarray:
+    """Each hidden neuron's weights on its own axes over training.
+
+    W (S, N, D): the input weights at S snapshots; xbar (C, D) the condition means; y (C,) the
+    trained 0/1 label; readout (N,) each neuron's readout weight J_i, whose sign picks its axes
+    (:func:`neuron_axes`; a zero weight counts as positive). Returns (S, N, 2): per snapshot
+    and neuron, (w_i·û_intra, w_i·û_inter). Neurons of one sign share their axes, so the axes
+    are built twice, not N times.
+    """
+    W = np.asarray(W, dtype=np.float64)
+    signs = np.where(np.asarray(readout) < 0, -1.0, 1.0)
+    if W.ndim != 3 or signs.shape != (W.shape[1],):
+        raise ValueError(f"W must be (S, N, D) and readout (N,), not {W.shape}, {signs.shape}")
+    out = np.empty(W.shape[:2] + (2,))
+    for s in (-1.0, 1.0):
+        mine = signs == s
+        if mine.any():
+            out[:, mine] = project(W[:, mine], neuron_axes(xbar, y, s))
+    return out
+
+
+def movement(coords: np.ndarray) -> np.ndarray:
+    """How far the neurons moved along their axes: coords (S, N, 2) from
+    :func:`neuron_coordinates` → (S, 2), per snapshot the mean over neurons of the absolute
+    displacement from the first snapshot, (intra, inter). Their ratio intra/inter is the
+    paper's contrast: tanh moves along the inter-class axis (ratio ≪ 1), relu along both."""
+    coords = np.asarray(coords, dtype=np.float64)
+    return np.abs(coords - coords[:1]).mean(axis=1)
+
+
+def trajectory_frame(epochs: np.ndarray, coords: np.ndarray):
+    """Trajectories as a tidy pandas DataFrame, one row per snapshot and neuron: ``epoch``
+    (int64), ``neuron`` (int32), ``intra``, ``inter`` (float32); epochs (S,), coords
+    (S, N, 2). 16 bytes per row before compression."""
+    import pandas as pd
+
+    S, N, _ = coords.shape
+    return pd.DataFrame(
+        {
+            "epoch": np.repeat(np.asarray(epochs, dtype=np.int64), N),
+            "neuron": np.tile(np.arange(N, dtype=np.int32), S),
+            "intra": coords[..., 0].ravel().astype(np.float32),
+            "inter": coords[..., 1].ravel().astype(np.float32),
         }
     )
