@@ -379,7 +379,7 @@ class Experiment:
         training = {k: v for k, v in tr.items() if k not in EXECUTION_KEYS}
         if "opt" in cell:  # the optimisers axis sets each run's optimiser
             training["optimizer"] = cell["opt"]
-        if isinstance(training["lr"], dict):  # a learning rate per optimiser: this run's
+        if isinstance(training.get("lr"), dict):  # a learning rate per optimiser: this run's
             training["lr"] = training["lr"][training["optimizer"]]
         return {
             "experiment": self.name,
