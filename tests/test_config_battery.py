@@ -29,7 +29,8 @@ D = "experiments: {d: {family: delta, seeds: 1, "  # completed by each case, clo
 #: (id, YAML, strings the message must contain)
 BATTERY = [
     # -- types
-    ("lr_string", "training: {lr: fast}", ["'training.lr'", "not of type 'number'"]),
+    # a number, or a mapping optimiser → number: the message names both
+    ("lr_string", "training: {lr: fast}", ["'training.lr'", "'fast' is not valid", "a number"]),
     ("epochs_float", "training: {epochs: 2.5}", ["'training.epochs'", "not of type 'integer'"]),
     ("epochs_bool", "training: {epochs: true}", ["'training.epochs'", "not of type 'integer'"]),
     ("seeds_string", D + "seeds: many}}", ["experiments.d.seeds", "is not valid"]),
@@ -71,7 +72,7 @@ BATTERY = [
     ("activations_empty", D + "activations: []}}", ["experiments.d.activations", "non-empty"]),
     ("delta_empty", D + "axes: {delta: []}}}", ["experiments.d.axes.delta", "non-empty"]),
     ("results_dir_empty", "results_dir: ''", ["'results_dir'", "empty"]),
-    ("lr_null", "training: {lr: }", ["'training.lr'", "None is not of type"]),
+    ("lr_null", "training: {lr: }", ["'training.lr'", "None is not valid", "a mapping"]),
     # -- unknown keys and values
     ("top_key_typo", "trainng: {epochs: 5}", ["'trainng' was unexpected", "allowed keys"]),
     ("nested_key_typo", "training: {epoch: 5}", ["'epoch' was unexpected", "epochs"]),

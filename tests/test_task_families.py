@@ -33,7 +33,7 @@ def _task_cfg(name: str, tmp_path) -> dict:
 
 
 def test_every_family_has_an_example():
-    assert set(FAMILIES) == {"delta", "alignment", "cifar10"}
+    assert set(FAMILIES) == {"delta", "alignment", "cifar10", "unstructured"}
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))

@@ -350,8 +350,11 @@ def _fill_registries(defs: dict) -> None:
     exp["architectures"]["items"]["pattern"] = networks.NETWORK_PATTERN
     exp["architectures"]["items"]["x-allowed"] = ", ".join(networks.NAME_EXAMPLES)
     exp["readouts"]["items"]["enum"] = list(READOUTS)
+    exp["optimizers"]["items"]["enum"] = list(OPTIMISERS)
     defs["model"]["properties"] = copy.deepcopy(networks.settings_schema())
     defs["training"]["properties"]["optimizer"]["enum"] = list(OPTIMISERS)
+    by_name = defs["training"]["properties"]["lr"]["oneOf"][1]
+    by_name["propertyNames"]["enum"] = list(OPTIMISERS)
     defs["evaluation"]["properties"]["decoders"]["items"]["enum"] = list(DECODERS)
 
 
@@ -438,9 +441,16 @@ def coerce_numbers(instance, schema: dict):
         return float(instance)  # 1 and 1.0 are one value: one recipe, nothing reruns
     if isinstance(instance, list) and "items" in schema:
         return [coerce_numbers(v, schema["items"]) for v in instance]
-    if isinstance(instance, dict):
-        props = schema.get("properties", {})
-        return {k: coerce_numbers(v, props[k]) if k in props else v for k, v in instance.items()}
+    props, extra = schema.get("properties", {}), schema.get("additionalProperties")
+    if isinstance(instance, dict) and (props or isinstance(extra, dict) or "oneOf" not in schema):
+        return {
+            k: coerce_numbers(v, props[k])
+            if k in props
+            else coerce_numbers(v, extra)
+            if isinstance(extra, dict)
+            else v
+            for k, v in instance.items()
+        }
     for key in ("oneOf", "anyOf"):
         for sub in schema.get(key, []):
             if _types(sub) & {"number", "integer", "array", "object"}:
@@ -716,6 +726,17 @@ def _memory_errors(name: str, exp: dict) -> list[str]:
         if exp["training"]["snapshots"]["schedule"] == "log"
         else "training.epochs/training.snapshots.every"
     )
+    evaluated, eval_keys = snaps, snap_keys
+    spec = exp["evaluation"].get("snapshots")
+    if spec is not None:  # the evaluation holds only the snapshots it evaluates
+        evaluated = min(
+            snaps, _n_snapshots({"epochs": exp["training"]["epochs"], "snapshots": spec})
+        )
+        eval_keys = (
+            "evaluation.snapshots.count"
+            if spec["schedule"] == "log"
+            else "training.epochs/evaluation.snapshots.every"
+        )
     arrays = [
         ((f"task.{n_key}", "task.dim"), (n, dim), "input values (the task's samples)"),
         (
@@ -724,9 +745,9 @@ def _memory_errors(name: str, exp: dict) -> list[str]:
             "weights (all snapshots)",
         ),
         (
-            (f"task.{n_key}", "model.width", snap_keys),
-            (n, width, snaps),
-            "hidden responses (evaluation of all snapshots)",
+            (f"task.{n_key}", "model.width", eval_keys),
+            (n, width, evaluated),
+            "hidden responses (evaluation of the evaluated snapshots)",
         ),
     ]
     out = []
@@ -740,6 +761,89 @@ def _memory_errors(name: str, exp: dict) -> list[str]:
             )
             break
     return out
+
+
+def _canonical_absences(exp: dict) -> None:
+    """Settings written out at the value their absence means, removed (in place): one recipe,
+    so writing them out never retrains or re-evaluates. ``evaluation.snapshots`` with
+    ``schedule: all`` (every saved snapshot) and a null ``model.hidden_bias`` or
+    ``model.output_bias`` (the random draw)."""
+    from .networks import NULLABLE_SETTINGS
+
+    if exp["evaluation"].get("snapshots", {}).get("schedule") == "all":
+        del exp["evaluation"]["snapshots"]
+    for key in NULLABLE_SETTINGS:
+        if key in exp["model"] and exp["model"][key] is None:
+            del exp["model"][key]
+
+
+def run_optimizers(exp: dict) -> list[str]:
+    """The optimisers an experiment's runs train with: its ``optimizers`` axis, else
+    ``training.optimizer``."""
+    return list(exp.get("optimizers") or [exp["training"]["optimizer"]])
+
+
+def _per_name_errors(name: str, raw: dict, exp: dict) -> list[str]:
+    """Settings given per activation or per optimiser that miss one the experiment runs, name
+    an unknown activation, or an optimiser set twice (``training.optimizer`` beside the
+    ``optimizers`` axis)."""
+    from .activation_names import canonical_activation
+    from .networks import PER_ACTIVATION_SETTINGS
+
+    prefix, out = ("experiments", name), []
+    if "optimizers" in raw and "optimizer" in (raw.get("training") or {}):
+        out.append(
+            f"config key '{_key_of(prefix + ('training', 'optimizer'))}': the experiment "
+            f"sweeps '{_key_of(prefix + ('optimizers',))}', which sets each run's optimiser; "
+            "remove one of them"
+        )
+    lr = exp["training"]["lr"]
+    if isinstance(lr, dict):
+        missing = [o for o in run_optimizers(exp) if o not in lr]
+        if missing:
+            out.append(
+                f"config key '{_key_of(prefix + ('training', 'lr'))}': no learning rate for "
+                f"optimizer {', '.join(map(repr, missing))} (it gives {', '.join(lr)}); add "
+                f"{missing[0]}: <lr> or give one number"
+            )
+    acts = []
+    for a in exp["activations"]:
+        try:
+            acts.append(canonical_activation(a))
+        except ValueError:
+            pass  # reported with its key by the sweep's checks
+    for key in PER_ACTIVATION_SETTINGS:
+        value = exp["model"].get(key)
+        if not isinstance(value, dict):
+            continue
+        where = prefix + ("model", key)
+        given = set()
+        for act in value:
+            try:
+                given.add(canonical_activation(act))
+            except ValueError as err:
+                out.append(f"config key '{_key_of(where + (act,))}': {err}")
+        missing = [a for a in acts if a not in given]
+        if missing:
+            out.append(
+                f"config key '{_key_of(where)}': no value for activation "
+                f"{', '.join(map(repr, missing))} of the experiment (it gives "
+                f"{', '.join(map(str, value))}); add {missing[0]}: <value> or give one number"
+            )
+    return out
+
+
+def per_activation(value, activation: str):
+    """A setting's value for one activation: ``value`` itself unless it is a mapping activation
+    name (in any spelling) → value; ``activation`` is canonical."""
+    if not isinstance(value, dict):
+        return value
+    from .activation_names import canonical_activation
+
+    for act, v in value.items():
+        if canonical_activation(act) == activation:
+            return v
+    raise KeyError(f"no value for activation {activation!r} in {excerpt(value)}")
 
 
 def resolve_experiment(name: str, raw: dict, shared: dict, schema: dict) -> tuple[dict, list]:
@@ -772,7 +876,9 @@ def resolve_experiment(name: str, raw: dict, shared: dict, schema: dict) -> tupl
     errors = _errors(merged, exp_schema, prefix)
     if errors:
         return merged, errors
+    _canonical_absences(merged)
     errors = _own_family_key_errors(name, raw, family, exp_schema)
+    errors += _per_name_errors(name, raw, merged)
     if family.check is not None:
         errors += [f"config key '{_key_of(prefix)}.{k}': {why}" for k, why in family.check(merged)]
     return merged, errors or _memory_errors(name, merged)

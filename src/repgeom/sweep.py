@@ -23,12 +23,17 @@ from functools import cached_property
 from pathlib import Path
 
 from . import networks
+from .config import per_activation
 from .manifests import RECIPE_PATTERN, claims_recipe, recipe_hash, report_recipe
 from .tasks import Family, get_family
 
 #: keys every experiment sweeps, in path order before the family's own keys
 SHARED_KEYS = {"arch": "string", "act": "string", "readout": "string"}
 _SHARED_AXES = {"arch": "architectures", "act": "activations", "readout": "readouts"}
+#: shared keys an experiment sweeps only when it names their axis (after the others in path
+#: order): ``opt`` once ``optimizers`` is given, so experiments without it keep their paths
+OPTIONAL_KEYS = {"opt": "string"}
+_OPTIONAL_AXES = {"opt": "optimizers"}
 #: the settings of a training section that change results (not progress, device or packing)
 EXECUTION_KEYS = (
     "runs_per_job",
@@ -38,9 +43,9 @@ EXECUTION_KEYS = (
     "progress_every_s",
     "checkpoint_every_s",
 )
-#: keys that can share a training job (all but the activation and the architecture, which fix
-#: the model that a job trains)
-_UNPACKABLE = ("arch", "act")
+#: keys that can share a training job (all but the activation, the architecture and the
+#: optimiser, which fix the model and the update rule that a job trains with)
+_UNPACKABLE = ("arch", "act", "opt")
 
 
 def fmt_float(x) -> str:
@@ -135,9 +140,16 @@ class Experiment:
         )
 
     @property
+    def shared_axes(self) -> dict[str, str]:
+        """Shared cell keys in path order → the experiment's list that sweeps them."""
+        optional = {k: a for k, a in _OPTIONAL_AXES.items() if a in self.cfg}
+        return _SHARED_AXES | optional
+
+    @property
     def key_types(self) -> dict[str, str]:
         """Cell keys in path order with their types (seed excluded)."""
-        return SHARED_KEYS | self.family.keys
+        optional = {k: t for k, t in OPTIONAL_KEYS.items() if _OPTIONAL_AXES[k] in self.cfg}
+        return SHARED_KEYS | optional | self.family.keys
 
     @property
     def run_key_types(self) -> dict[str, str]:
@@ -149,7 +161,7 @@ class Experiment:
         own cells, values spelled as in paths."""
         from .activation_names import canonical_activation
 
-        shared = {k: list(self.cfg[a]) for k, a in _SHARED_AXES.items()}
+        shared = {k: list(self.cfg[a]) for k, a in self.shared_axes.items()}
         shared["act"] = list(dict.fromkeys(canonical_activation(a) for a in shared["act"]))
         shared["arch"] = list(dict.fromkeys(networks.canonical_network(a) for a in shared["arch"]))
         fam_keys = self.family.keys
@@ -309,6 +321,11 @@ class Experiment:
         cfg["activations"] = list(dict.fromkeys(map(canonical_activation, cfg["activations"])))
         canonical = map(networks.canonical_network, cfg["architectures"])
         cfg["architectures"] = list(dict.fromkeys(canonical))
+        for key in ("hidden_bias", "output_bias"):  # per-activation values: names canonical
+            value = (cfg.get("model") or {}).get(key)
+            if isinstance(value, dict):
+                canonical_keys = {canonical_activation(a): v for a, v in value.items()}
+                cfg["model"] = dict(cfg["model"]) | {key: canonical_keys}
         return {k: v for k, v in cfg.items() if k != "figures"}
 
     def stage_manifest(self, stage: str) -> str:
@@ -366,6 +383,15 @@ class Experiment:
         cell = {k: cell[k] for k in self.key_types}
         extra = self._extra_by_cell[tuple(cell.values())]
         data_seed = seed if t["data_seed"] is None else t["data_seed"]
+        model = networks.model_settings(cell["arch"], m)
+        for key in networks.PER_ACTIVATION_SETTINGS:
+            if key in model:  # a mapping activation → value: this run's activation's value
+                model[key] = per_activation(model[key], cell["act"])
+        training = {k: v for k, v in tr.items() if k not in EXECUTION_KEYS}
+        if "opt" in cell:  # the optimisers axis sets each run's optimiser
+            training["optimizer"] = cell["opt"]
+        if isinstance(training.get("lr"), dict):  # a learning rate per optimiser: this run's
+            training["lr"] = training["lr"][training["optimizer"]]
         return {
             "experiment": self.name,
             "run": cell | {"seed": seed},
@@ -375,10 +401,9 @@ class Experiment:
             | {k: v for k, v in t.items() if k != "data_seed"}
             | {"data_seed": data_seed},
             "model": {"arch": cell["arch"], "activation": cell["act"]}
-            | networks.model_settings(cell["arch"], m)
+            | model
             | {"readout": cell["readout"], "init_seed": seed},
-            "training": {k: v for k, v in tr.items() if k not in EXECUTION_KEYS}
-            | {"shuffle_seed": seed},
+            "training": training | {"shuffle_seed": seed},
         }
 
     def block_configs(self, wildcards, block: Block) -> list[dict]:
@@ -400,6 +425,7 @@ class Experiment:
             acts = {canonical_activation(a) for a in self.cfg["activations"]}
             archs = {networks.canonical_network(a) for a in self.cfg["architectures"]}
             shared = len(archs) * len(self.cfg["readouts"]) * len(acts)
+            shared *= len(self.cfg.get("optimizers") or [None])
             n_runs = len(self.seeds) * shared * self.family.count(self.cfg["axes"])
         if n_runs > MAX_RUNS:
             return [
@@ -416,7 +442,7 @@ class Experiment:
             return too_many
         long = sorted(
             {
-                f"{where}.{_SHARED_AXES.get(k, 'axes.' + k)}': the value spelled {v[:24]}… "
+                f"{where}.{self.shared_axes.get(k, 'axes.' + k)}': the value spelled {v[:24]}… "
                 f"needs {len(v)} characters in folder names "
                 f"(at most {MAX_SEGMENT - len(k) - 1}); round it"
                 for c in self.cells

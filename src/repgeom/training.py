@@ -49,6 +49,32 @@ def snapshot_epochs(epochs: int, schedule: str = "log", count: int = 20, every: 
     return sorted(p for p in pts if 0 <= p <= epochs)
 
 
+def evaluated_epochs(saved, epochs: int, spec: dict | None = None) -> list[int]:
+    """The saved snapshot epochs that the evaluation computes metrics at (``evaluation.snapshots``).
+
+    ``saved``: the epochs a run's weights were saved at (sorted, with 0 and the last);
+    ``spec``: None or ``{"schedule": "all"}`` evaluates every saved epoch; otherwise the
+    schedule's epochs (:func:`snapshot_epochs` with the same keys as ``training.snapshots``:
+    ``log`` with ``count``, ``linear`` with ``every``) are each replaced by the nearest saved
+    epoch (the earlier one on a tie) and repeats collapse. The first and last saved epochs are
+    always evaluated, so the result is a subset of ``saved`` that keeps both ends, and a
+    schedule denser than the saved one evaluates every saved epoch.
+    """
+    saved = sorted(int(e) for e in saved)
+    if not saved:
+        return []
+    if spec is None or spec.get("schedule", "all") == "all":
+        return saved
+    wanted = snapshot_epochs(epochs, spec["schedule"], spec.get("count", 10), spec.get("every", 10))
+    arr = np.asarray(saved)
+    picked = {saved[0], saved[-1]}
+    for e in wanted:
+        i = int(np.searchsorted(arr, e))  # arr[i - 1] < e <= arr[i]
+        lo, hi = arr[max(i - 1, 0)], arr[min(i, len(arr) - 1)]
+        picked.add(int(hi if hi - e < e - lo else lo))
+    return sorted(picked)
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     lr: float = 0.1

@@ -241,6 +241,8 @@ def draw_experiment(family: str, metrics_path, dichotomies_path, outputs: list[s
     )
     mine = [o for o in outputs if Path(o).stem not in (ANALYSES, LAYERS)]
     df = wide(primary(metrics, evaluation), primary(dichotomies, evaluation))
+    if "opt" in meta["key_types"]:  # the family figures show one optimiser: the axis's first
+        df = df[df["opt"] == meta["config"]["optimizers"][0]]
     with plt.rc_context(STYLE | {"figure.dpi": settings["dpi"]}):
         if mine:  # a family may draw none of its own (CIFAR-10: the layers figure only)
             import_module(f"{__name__}.{family}").draw(df, mine, settings, context)

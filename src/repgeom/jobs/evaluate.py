@@ -12,6 +12,7 @@ import pyarrow as pa
 from .. import storage
 from ..evaluation import DICHOTOMY_COLUMNS, RUN_COLUMNS, eval_settings, evaluate_analyses
 from ..tasks import build_task
+from ..training import evaluated_epochs
 
 log = logging.getLogger("repgeom")
 
@@ -19,7 +20,8 @@ log = logging.getLogger("repgeom")
 def evaluate_block(
     weights_in: list[str], metrics_out: list[str], dichotomies_out: list[str], ecfg: dict
 ) -> None:
-    """Evaluate every snapshot of each run under every analysis (decoder × protocol); write its
+    """Evaluate the snapshots of each run that ``evaluation.snapshots`` selects (every saved one
+    by default) under every analysis (decoder × protocol); write its
     metrics.parquet (run-level metrics) and dichotomies.parquet (per-dichotomy metrics, long
     form), one row per snapshot and analysis (and dichotomy)."""
     start = time.perf_counter()
@@ -29,6 +31,11 @@ def evaluate_block(
         t0 = time.perf_counter()
         meta = storage.read_metadata(src)
         epochs, params = storage.read_weights(src)
+        # evaluation.snapshots: a subset of the saved epochs (all of them by default)
+        keep = evaluated_epochs(epochs, meta["config"]["training"]["epochs"], ecfg.get("snapshots"))
+        if len(keep) < len(epochs):
+            idx = np.flatnonzero(np.isin(epochs, keep))
+            epochs, params = epochs[idx], {k: v[idx] for k, v in params.items()}
         task = build_task(meta["config"]["task"])
         settings = eval_settings(ecfg, meta["config"]["task"]["family"])
         analyses = evaluate_analyses(meta["config"], params, settings, task=task)

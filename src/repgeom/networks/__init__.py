@@ -168,6 +168,43 @@ _TRAIN_HIDDEN = {
     "experiment holds them fixed).",
 }
 
+#: the largest magnitude of a fixed bias value
+MAX_BIAS = 100.0
+_BIAS_NUMBER = {"type": "number", "minimum": -MAX_BIAS, "maximum": MAX_BIAS}
+_HIDDEN_BIAS = {
+    "description": "Initial value of every hidden bias (with train_hidden_bias: false, its fixed "
+    "value): one number for every activation, or a mapping activation → number that names "
+    "every activation of the experiment (the weight-space experiment: {tanh: -0.1, relu: "
+    "0.1}); an activation's own bias shift (relu_bias+s) is added. Absent or null: random, "
+    "N(0,1)/√fan_in. The random draw is made either way, so runs that differ only in this "
+    "setting share their weights and readout.",
+    "oneOf": [
+        {"type": "null", "description": "null: random, N(0,1)/√fan_in"},
+        _BIAS_NUMBER | {"description": f"a number in [−{MAX_BIAS:g}, {MAX_BIAS:g}]"},
+        {
+            "type": "object",
+            "minProperties": 1,
+            "maxProperties": 1000,
+            "propertyNames": {"maxLength": 64},
+            "additionalProperties": _BIAS_NUMBER,
+            "description": f"a mapping activation name → a number in [−{MAX_BIAS:g}, {MAX_BIAS:g}]",
+        },
+    ],
+}
+_OUTPUT_BIAS = {
+    "description": "Initial value of the output bias b_o (with train_output_bias: false, its "
+    "fixed value; the weight-space experiment: 0). Absent or null: random, N(0,1)/√N (drawn "
+    "either way, so the other parameters do not change).",
+    "oneOf": [
+        {"type": "null", "description": "null: random, N(0,1)/√N"},
+        _BIAS_NUMBER | {"description": f"a number in [−{MAX_BIAS:g}, {MAX_BIAS:g}]"},
+    ],
+}
+#: model settings whose absence (or null) means a random draw: left out of a run's recipe then
+NULLABLE_SETTINGS = ("hidden_bias", "output_bias")
+#: model settings a mapping activation → value may give (resolved per run)
+PER_ACTIVATION_SETTINGS = ("hidden_bias",)
+
 
 def _mlp_name(m: re.Match) -> str:
     depth = int(m.group(1)) if m.group(1) else 1
@@ -186,6 +223,8 @@ register(
             "init": _INIT,
             "train_output_bias": _TRAIN_OUT,
             "train_hidden_bias": _TRAIN_HIDDEN,
+            "hidden_bias": _HIDDEN_BIAS,
+            "output_bias": _OUTPUT_BIAS,
         },
         inputs="vector",
         build="repgeom.networks.mlp:build",

@@ -10,7 +10,11 @@ hidden biases (unless ``train_hidden_bias`` is false) and ``bo`` when ``train_ou
 Initialisation per run, from its own generator, in this order: for each layer W_l ~
 U(−1,1)/√fan_in (``init: uniform``) or N(0,1)/√fan_in (``normal``), then b_l ~ N(0,1)/√fan_in
 plus the activation's bias shift; then J by the run's readout kind and b_o ~ N(0,1)/√N (spec
-§4.1, §4.3). For L = 1 this is exactly the shallow network of every earlier version.
+§4.1, §4.3). For L = 1 this is exactly the shallow network of every earlier version. A fixed
+``hidden_bias`` (``output_bias``) replaces the random draw of every b_l (of b_o) by that
+constant (b_l: plus the activation's bias shift); the draw is still made, so the other
+parameters are those of the random-bias network of the same seed (the weight-space experiment's
+b = ±0.1 and b = 0 runs share W and J).
 
 The gradient is written out (the MLPs are the hot path): backpropagation through the
 activation's in-place f′ (``backprop_``), into reused (R, B, N) buffers. Tests pin it to
@@ -44,9 +48,15 @@ class MLP(Network):
         init: str = "uniform",
         train_output_bias: bool = True,
         train_hidden_bias: bool = True,
+        hidden_bias: float | None = None,
+        output_bias: float | None = None,
     ):
         if init not in ("uniform", "normal"):
             raise ValueError(f"unknown init {init!r}; allowed: uniform, normal")
+        for key, value in (("hidden_bias", hidden_bias), ("output_bias", output_bias)):
+            if value is not None and not isinstance(value, (int, float)):
+                raise ValueError(f"{key} must be a number or None, not {value!r}")
+        self.hidden_bias, self.output_bias = hidden_bias, output_bias
         self.name, self.depth, self.dim, self.width, self.n_out = name, depth, dim, width, n_out
         self.act, self.init_kind = activation, init
         self.params = _layer_names(depth)
@@ -69,10 +79,14 @@ class MLP(Network):
                 else:
                     run[w] = torch.randn(shape, generator=gen) / math.sqrt(fan_in)
                 bias = torch.randn(self.width, generator=gen) / math.sqrt(fan_in)
+                if self.hidden_bias is not None:  # drawn all the same: W and J do not change
+                    bias = torch.full_like(bias, float(self.hidden_bias))
                 run[b] = bias + self.act.bias_shift if self.act.bias_shift else bias
                 fan_in = self.width
             run["J"] = readout_weights(readout, self.n_out, self.width, gen)
             run["bo"] = torch.randn(self.n_out, generator=gen) / math.sqrt(self.width)
+            if self.output_bias is not None:
+                run["bo"] = torch.full_like(run["bo"], float(self.output_bias))
             runs.append(run)
         return {k: torch.stack([r[k] for r in runs]) for k in runs[0]}
 
@@ -168,4 +182,6 @@ def build(name: str, settings: dict, activation: Activation, input_shape, n_out:
         settings.get("init", "uniform"),
         settings.get("train_output_bias", True),
         settings.get("train_hidden_bias", True),
+        settings.get("hidden_bias"),
+        settings.get("output_bias"),
     )

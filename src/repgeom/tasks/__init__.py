@@ -107,7 +107,7 @@ def build_task(task_cfg: dict) -> Task:
 
 
 # the families register themselves on import
-from . import alignment, cifar10, delta  # noqa: E402, F401
+from . import alignment, cifar10, delta, unstructured  # noqa: E402, F401
 
 __all__ = [
     "FAMILIES",
