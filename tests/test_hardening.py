@@ -132,16 +132,16 @@ def test_a_claims_tsv_edited_is_named_by_verify(work):
 
 
 def test_a_figure_replaced_is_named_by_verify(work):
-    fig = work / EXP / "figures/delta_sweep.png"
+    fig = work / EXP / "figures/over_training.png"
     keep_mtime(fig, lambda p: p.write_bytes(p.read_bytes()[:-10]))
     out = repgeom(work, "verify", "results")
-    assert out.returncode == 1 and "figures/delta_sweep.png was changed" in clean(out)
+    assert out.returncode == 1 and "figures/over_training.png was changed" in clean(out)
 
 
 def test_verify_passes_on_untouched_results(work):
     out = repgeom(work, "verify", "results")
     assert out.returncode == 0, out.stderr
-    assert f"{EXP}: verified 3 tables, 2 runs, 8 run files, 2 claims files, 2 figures" in out.stdout
+    assert f"{EXP}: verified 3 tables, 2 runs, 8 run files, 3 claims files, 1 figures" in out.stdout
 
 
 def test_results_moved_without_snakemake_records_retrain_on_a_changed_setting(work, tmp_path):

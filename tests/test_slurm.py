@@ -130,7 +130,7 @@ def test_end_to_end_through_slurm(workdir):
     log = next((workdir / RESULTS / "logs/train").iterdir()).read_text()
     assert "allotted but torch" in log and "epoch 10/10" in log
     assert (workdir / RESULTS / "summary.parquet").exists()
-    assert (workdir / RESULTS / "figures/delta_sweep.png").exists()
+    assert (workdir / RESULTS / "figures/over_training.png").exists()
 
     again = run_slurm(workdir)
     assert again.returncode == 0 and sbatch_calls(again.text) == []

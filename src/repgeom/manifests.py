@@ -410,6 +410,7 @@ def verify_experiment(experiment_dir: str | Path) -> dict[str, int]:
         run_files += len(files)
         runs += files.count("weights.parquet")
     verified_claims(exp)
+    claims = listed_files(stage_manifest(exp, "claims", claims_recipe(doc["recipe"])))
     figures = current_figures(exp)
     if figures is None:
         raise ManifestError(
@@ -419,6 +420,6 @@ def verify_experiment(experiment_dir: str | Path) -> dict[str, int]:
         "tables": len(doc["files"]),
         "runs": runs,
         "run files": run_files,
-        "claims files": 2,
+        "claims files": len(claims),
         "figures": len(listed_files(figures)),
     }
