@@ -386,6 +386,9 @@ def test_e1_figures_are_legible_with_and_without_movement(tmp_path, monkeypatch,
     # every optimiser of the experiment is drawn: 2 activations × 2 optimisers per panel
     target = next(ax for ax in fig.axes if ax.get_title() == "Target alignment")
     assert len([ln for ln in target.get_lines() if ln.get_marker() == "o"]) == 4
+    # margins in symlog space: an axis whose margins were set on a linear scale (a reference
+    # line drawn before the scale) reaches −5 of the linear decade, and −10¹ with longer runs
+    assert all(ax.get_xlim()[0] > -2 for ax in fig.axes if ax.get_xscale() == "symlog")
 
 
 def test_e1_trajectories_are_drawn_over_the_mechanism_field(tmp_path, monkeypatch):

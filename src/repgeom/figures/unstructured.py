@@ -117,6 +117,8 @@ def geometry(df: pd.DataFrame, title: str):
             legend_slot = ax
             continue
         col, name, ylabel, ylim = panel
+        # the scale first: a reference line drawn before it would stretch the epoch axis
+        ax.set_xscale("symlog", linthresh=linthresh)
         for key, sub in df.groupby(by, observed=True, sort=False):
             act, opt = (key[0], key[1]) if len(by) == 2 else (key[0], None)
             st = mean_sem(sub, ["epoch"], col)
@@ -129,7 +131,6 @@ def geometry(df: pd.DataFrame, title: str):
             ax.legend(loc="lower right")
         if col == "movement_ratio":
             ax.axhline(1, color="0.4", lw=0.8)
-        ax.set_xscale("symlog", linthresh=linthresh)
         ax.set(title=name, xlabel="epoch (symlog)", ylabel=ylabel)
         if ylim:
             ax.set_ylim(ylim)
@@ -352,8 +353,9 @@ def draw(df: pd.DataFrame, outputs: list[str], figures: dict, context: Context) 
         final_ratios(df),
     )
     every = np.diff(np.unique(pic.traj["epoch"]))
+    shown = sample(pic)["neuron"].nunique()  # N_NEURONS, or all of that sign in a narrow net
     parts = [
-        f"one network per panel: {N_NEURONS} of its neurons with readout sign {sign}, each on "
+        f"one network per panel: {shown} of its neurons with readout sign {sign}, each on "
         "its own axes (û_inter: the class-mean difference the neuron drives; û_intra: the "
         "difference of its two favoured conditions)",
         f"trained {context.epochs} epochs, a point every {int(every.min()) if len(every) else 0} "
