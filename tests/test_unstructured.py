@@ -97,7 +97,7 @@ def test_family_defaults_are_the_papers_settings():
     assert runs["relu"]["model"]["hidden_bias"] == 0.1
     assert runs["tanh"]["training"] | {"lr": None} == runs["relu"]["training"] | {"lr": None}
     assert runs["tanh"]["training"]["optimizer"] == "sgd" and runs["tanh"]["training"]["lr"] == 0.1
-    assert get_family("unstructured").figures == ()
+    assert get_family("unstructured").figures == ("fig1_geometry", "fig1_trajectories")
 
 
 # --------------------------------------------------------------------------- the optimisers axis

@@ -5,7 +5,8 @@ per-run frame of :func:`wide` (run-level metrics plus ``<metric>_<dichotomy>`` c
 primary analysis, ``outputs`` the paths of its figures (named as the family's ``figures`` in
 ``repgeom.tasks``) and ``context`` the :class:`Context` every figure's footer states (epochs,
 noise, analysis) with the frame of every analysis (for the notes on decoder reversals).
-Statistics are mean ± s.e.m. over seeds, drawn as error bars or bands.
+Statistics are mean ± s.e.m. over seeds, drawn as error bars or bands (± sd where the paper's
+figure shows the standard deviation, and the footer says so).
 
 Every figure is legible in the HTML report, which shows it about :data:`REPORT_WIDTH_PX`
 wide: at most :data:`MAX_COLUMNS` columns of panels, fonts of :data:`STYLE`, and text no
@@ -61,13 +62,18 @@ FOOTER_PT = 7.5
 @dataclass(frozen=True)
 class Context:
     """What every figure of an experiment states besides its data: the experiment's name, its
-    configured epochs, its resolved ``evaluation`` settings (analyses, test noise) and the
-    wide frame of every analysis (``every``, with ``decoder`` and ``protocol`` columns)."""
+    configured epochs, its resolved ``evaluation`` settings (analyses, test noise), the
+    wide frame of every analysis (``every``, with ``decoder`` and ``protocol`` columns), and
+    where its runs are (``folder``, ``config``)."""
 
     experiment: str
     epochs: int
     evaluation: dict
     every: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    #: the experiment's folder (its ``manifest.json`` lists the run files) and its resolved
+    #: configuration, for figures drawn from the runs' own files (weight trajectories)
+    folder: Path | None = None
+    config: dict = field(default_factory=dict, repr=False)
 
     @property
     def primary(self) -> tuple[str, str] | None:
@@ -100,15 +106,24 @@ def footer(
     when: str = "each run's final snapshot",
     analysis: str | None = None,
     extra: str = "",
+    spread: str = "s.e.m.",
 ):
     """The figure's footer: what it shows (error bars, n, epochs, noise, analysis), wrapped to
-    the figure's width, in :data:`FOOTER_PT`."""
+    the figure's width, in :data:`FOOTER_PT`. ``spread`` names what the error bars and bands
+    are (``s.e.m.``, or ``sd`` where the paper's figure shows the standard deviation)."""
     parts = [
-        f"mean ± s.e.m. over n = {n} {unit} per point (error bars and bands)",
+        f"mean ± {spread} over n = {n} {unit} per point (error bars and bands)",
         f"trained {context.epochs} epochs, {when}",
         context.noise(sigma),
         analysis or context.analysis(),
     ] + ([extra] if extra else [])
+    footnote(fig, parts)
+
+
+def footnote(fig, parts: list[str]) -> None:
+    """``parts`` joined by " · " as the figure's footer, wrapped to its width, in
+    :data:`FOOTER_PT` (:func:`footer` writes the usual parts; a figure of single runs, which
+    has no mean to state, writes its own)."""
     text = " · ".join(p for p in parts if p)
     width = max(40, int(fig.get_figwidth() * 15))
     fig.supxlabel(textwrap.fill(text, width), fontsize=FOOTER_PT, color="0.25")
@@ -238,14 +253,19 @@ def draw_experiment(family: str, metrics_path, dichotomies_path, outputs: list[s
         meta["config"]["training"]["epochs"],
         evaluation,
         wide(metrics, dichotomies) if "decoder" in metrics.columns else pd.DataFrame(),
+        Path(metrics_path).parent,
+        meta["config"],
     )
     mine = [o for o in outputs if Path(o).stem not in (ANALYSES, LAYERS)]
     df = wide(primary(metrics, evaluation), primary(dichotomies, evaluation))
-    if "opt" in meta["key_types"]:  # the family figures show one optimiser: the axis's first
+    module = import_module(f"{__name__}.{family}") if mine else None
+    # the family figures show one optimiser, the axis's first, unless the family's module
+    # contrasts them (EVERY_OPTIMIZER)
+    if "opt" in meta["key_types"] and not getattr(module, "EVERY_OPTIMIZER", False):
         df = df[df["opt"] == meta["config"]["optimizers"][0]]
     with plt.rc_context(STYLE | {"figure.dpi": settings["dpi"]}):
-        if mine:  # a family may draw none of its own (CIFAR-10: the layers figure only)
-            import_module(f"{__name__}.{family}").draw(df, mine, settings, context)
+        if module is not None:  # a family may draw none of its own (CIFAR-10: layers only)
+            module.draw(df, mine, settings, context)
         deep = [o for o in outputs if Path(o).stem == LAYERS]
         if deep:
             from . import layers

@@ -90,6 +90,15 @@ class UnstructuredTask(Task):
         return cka(self.means, self.target.astype(float))
 
 
+def _figures(levels: dict[str, list[str]]) -> tuple[str, ...]:
+    """``fig1_geometry`` always; ``fig1_trajectories`` (each neuron's input weights on its own
+    axes) only where every architecture has one hidden layer, whose weights the axes are in."""
+    from ..networks import n_layers
+
+    shallow = all(n_layers(a) == 1 for a in levels["arch"])
+    return ("fig1_geometry",) + ("fig1_trajectories",) * shallow
+
+
 def _expand(axes: dict) -> list[dict]:
     return [{"sigma": s} for s in axes["sigma"]]
 
@@ -161,7 +170,8 @@ FAMILY = register(
                 "snapshots": {"schedule": "log", "count": 30},
             },
         },
-        figures=(),
+        figures=("fig1_geometry", "fig1_trajectories"),
+        figures_for=_figures,
         count=lambda axes: len({float(s) for s in axes["sigma"]}),
     )
 )
