@@ -41,11 +41,7 @@ rule all:
                 "overview.html",
             )
         ],
-        [
-            f"{e.root}/figures/{name}.png"
-            for e in EXPERIMENTS
-            for name in e.figures
-        ],
+        [f"{e.root}/figures/{name}.png" for e in EXPERIMENTS for name in e.figures],
         # the recipe-named records: a changed sweep or setting names new ones, so the steps
         # run again even without Snakemake's own records (results copied elsewhere)
         [
