@@ -3,6 +3,7 @@ hooks, the evaluation job's trajectories.parquet and movement columns, and that 
 family's tables or recipes change."""
 
 import dataclasses
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -240,3 +241,56 @@ def test_family_without_hooks_is_unaffected(tmp_path):
 def test_plain_family_dataclass_has_no_hooks():
     f = Family("p", "", {}, {}, {}, lambda a: [], lambda c: None)
     assert not f.trajectories and f.extra_run_columns == () and f.run_metrics is None
+
+
+# --------------------------------------------------------------------------- the commands
+
+
+def _final_frame():
+    rows = []
+    for act, opt, seed, epoch in itertools.product(
+        ("tanh", "relu", "gelu"), ("sgd", "rmsprop"), range(3), (0, 100)
+    ):
+        ratio = {"tanh": 0.2, "relu": 1.0, "gelu": 0.8}[act] + 0.1 * seed
+        rows.append(
+            {
+                "arch": "shallow",
+                "act": act,
+                "readout": "balanced",
+                "opt": opt,
+                "sigma": 1.0,
+                "seed": seed,
+                "epoch": epoch,
+                "layer": 1,
+                "target_alignment": 0.7,
+                "input_alignment": 0.9,
+                "task_alignment": 0.6,
+                "movement_intra": ratio * epoch,
+                "movement_inter": float(epoch),
+                "movement_ratio": ratio if epoch else np.nan,
+            }  # fmt: skip
+        )
+    keys = {"arch": "string", "act": "string", "readout": "string", "opt": "string",
+            "sigma": "float64", "seed": "int64", "layer": "int64"}  # fmt: skip
+    return pd.DataFrame(rows), keys
+
+
+def test_movement_table_is_per_activation_and_setting_at_the_final_epoch():
+    from repgeom.__main__ import movement_table
+
+    df, keys = _final_frame()
+    table = movement_table(df, keys)
+    assert list(table.columns) == ["act", "opt", "intra", "inter", "ratio", "TA", "n"]
+    assert list(table["act"]) == ["tanh", "tanh", "relu", "relu", "gelu", "gelu"]
+    assert list(table["opt"]) == ["rmsprop", "sgd"] * 3 and set(table["n"]) == {3}
+    # relu: ratios 1.0, 1.1, 1.2 → 1.100 ± 0.058 (s.e.m. = 0.1/√3)
+    assert table.iloc[2]["ratio"] == "1.100 ± 0.058" and table.iloc[2]["inter"] == "100.000 ± 0.000"
+
+
+def test_headline_shows_the_movement_columns_where_the_family_has_them():
+    from repgeom.__main__ import headline_table
+
+    df, keys = _final_frame()
+    table = headline_table(df, keys)
+    assert {"mv intra", "mv inter", "mv ratio"} <= set(table.columns)
+    assert "mv ratio" not in headline_table(df.drop(columns=list(MOVEMENT_COLUMNS)), keys)
