@@ -1,5 +1,6 @@
 """Snakemake end to end on a tiny unstructured-inputs experiment (E1): the optimisers axis as a
-path level and a table column, fixed biases, and metrics only at the evaluated snapshots."""
+path level and a table column, fixed biases, metrics only at the evaluated snapshots, and the
+neuron trajectories and movement columns with their claims and commands."""
 
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import pytest
 import yaml
 from conftest import snakemake_cmd
 
-from repgeom import storage
+from repgeom import manifests, storage
 from repgeom.training import evaluated_epochs, snapshot_epochs
 
 ROOT = Path(__file__).parents[1]
@@ -60,10 +61,36 @@ def test_tiny_unstructured_experiment_runs_end_to_end(tmp_path):
         assert np.all(p["b"] == np.float32({"tanh": -0.1, "relu": 0.1}[run["act"]]))
         assert np.all(p["bo"] == 0) and model["hidden_bias"] in (-0.1, 0.1)
 
-    out = subprocess.run(
-        [sys.executable, "-m", "repgeom", "headline", str(tmp_path / "results")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0 and "e1" in out.stdout, out.stdout + out.stderr
+    # trajectories: one file per run (every saved snapshot × neuron), listed in the manifests
+    traj = storage.run_files(tmp_path / E1, "trajectories.parquet")
+    assert len(traj) == 8
+    listed = {
+        str(f.resolve())
+        for m in (tmp_path / E1 / "jobs").glob("**/*.evaluate.json")
+        for f in manifests.listed_files(m, name="trajectories.parquet")
+    }
+    assert listed == {str(Path(f).resolve()) for f in traj}
+    assert len(pd.read_parquet(traj[0])) == len(saved) * 8
+    moved = ["movement_intra", "movement_inter", "movement_ratio"]
+    assert set(moved) <= set(metrics.columns)
+    assert metrics[metrics["epoch"] == 20]["movement_ratio"].notna().all()
+    summary = pd.read_parquet(tmp_path / E1 / "summary.parquet")
+    assert set(moved) <= set(summary["metric"])
+    claims = pd.read_parquet(tmp_path / E1 / "claims.parquet")
+    assert {"relu_moves_intra", "tanh_moves_inter"} <= set(claims["claim"])
+
+    def command(*args):
+        out = subprocess.run(
+            [sys.executable, "-m", "repgeom", *args, str(tmp_path / "results")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode == 0, out.stdout + out.stderr
+        return out.stdout
+
+    assert "e1" in command("headline") and "mv ratio" in command("headline")
+    text = command("movement")
+    assert "ratio" in text and "mv ratio" not in text  # its own table, not the headline
+    assert "relu's final movement ratio" in text and "opt" in text
+    assert "verified" in command("verify")

@@ -5,6 +5,11 @@ the final target and input alignment of its networks (mean ± s.e.m. over seeds)
 ``<results_dir>/<experiment>/metrics.parquet``, with the run count and training wall time
 recorded in the runs' metadata.
 
+``python -m repgeom movement [results_dir]`` prints, for each experiment whose family records
+neuron movement (the unstructured family, E1), how far its hidden neurons moved along their
+intra- and inter-class axes by the final epoch and the ratio (mean ± s.e.m. over seeds, per
+activation and setting), with the verdicts of the family's claims.
+
 ``python -m repgeom claims [results_dir]`` prints the paper's claims about each experiment with
 their verdicts on its results (``<results_dir>/<experiment>/claims.parquet``).
 
@@ -39,8 +44,23 @@ def _fmt(values: pd.Series) -> str:
     return f"{values.mean():.3f} ± {values.std() / len(values) ** 0.5:.3f}"
 
 
-#: (column, short name) of the headline's metrics
-SHOWN = (("target_alignment", "TA"), ("input_alignment", "IA"), ("ccgp_targets", "CCGP_T"))
+#: (column, short name) of the headline's metrics, each shown where the table has it (the
+#: movement columns: families that record them, repgeom.tasks.Family.extra_run_columns)
+SHOWN = (
+    ("target_alignment", "TA"),
+    ("input_alignment", "IA"),
+    ("ccgp_targets", "CCGP_T"),
+    ("movement_intra", "mv intra"),
+    ("movement_inter", "mv inter"),
+    ("movement_ratio", "mv ratio"),
+)
+#: (column, short name) of the movement table (:func:`movement_table`)
+MOVEMENT_SHOWN = (
+    ("movement_intra", "intra"),
+    ("movement_inter", "inter"),
+    ("movement_ratio", "ratio"),
+    ("target_alignment", "TA"),
+)
 
 
 def with_target_ccgp(
@@ -62,10 +82,7 @@ def headline_table(df: pd.DataFrame, key_types: dict[str, str]) -> pd.DataFrame:
 
     Keys that take one value are left out; the task's own alignment is shown as ``task c``.
     """
-    run_keys = [k for k in key_types if k != "seed"]
-    final = df[
-        df["epoch"] == df.groupby([*run_keys, "seed"], observed=True)["epoch"].transform("max")
-    ]
+    final = _final(df, key_types)
     shown = [(c, s) for c, s in SHOWN if c in final.columns]
     keys = [k for k in key_types if k not in ("seed", "act") and final[k].nunique() > 1]
     acts = list(dict.fromkeys(final["act"]))
@@ -92,6 +109,29 @@ def headline_table(df: pd.DataFrame, key_types: dict[str, str]) -> pd.DataFrame:
                     | {short: _fmt(sub[col]) for col, short in shown}
                     | {"n": len(sub)}
                 )
+    return pd.DataFrame(rows)
+
+
+def _final(df: pd.DataFrame, key_types: dict[str, str]) -> pd.DataFrame:
+    run_keys = [k for k in key_types if k != "seed"]
+    last = df.groupby([*run_keys, "seed"], observed=True)["epoch"].transform("max")
+    return df[df["epoch"] == last]
+
+
+def movement_table(df: pd.DataFrame, key_types: dict[str, str]) -> pd.DataFrame:
+    """Final-epoch movement along the intra- and inter-class axes, their ratio and the target
+    alignment, mean ± s.e.m. over seeds, one row per activation and setting (the keys that take
+    more than one value, e.g. the optimiser), activations in the experiment's order."""
+    final = _final(df, key_types)
+    keys = [k for k in key_types if k not in ("seed", "act") and final[k].nunique() > 1]
+    rows = []
+    for act in dict.fromkeys(final["act"]):
+        mine = final[final["act"] == act]
+        for cell_key, cell in mine.groupby(keys or (lambda _: 0), observed=True, sort=True):
+            values = cell_key if isinstance(cell_key, tuple) else (cell_key,)
+            row = {"act": act} | dict(zip(keys, values, strict=False))
+            row |= {short: _fmt(cell[col].dropna()) for col, short in MOVEMENT_SHOWN}
+            rows.append(row | {"n": len(cell)})
     return pd.DataFrame(rows)
 
 
@@ -146,6 +186,12 @@ def headline_of(exp: Path) -> tuple[str, str, pd.DataFrame]:
         "Final epoch, mean ± s.e.m. over seeds. TA, IA: target and input alignment; "
         "task c: the task's own input–target alignment"
         + (
+            "; mv intra, mv inter: the hidden neurons' mean absolute movement along their own "
+            "intra- and inter-class axes since initialisation, mv ratio: intra/inter"
+            if "movement_ratio" in runs.columns
+            else ""
+        )
+        + (
             "; CCGP_T: CCGP (the ccgp_proper column) of the trained bits; analysis "
             + "/".join(storage.primary_analysis(evaluation) or ("svm", "clean"))
             if "ccgp_targets" in runs.columns
@@ -164,6 +210,35 @@ def headline(results: Path) -> str:
         title, legend, table = headline_of(exp)
         parts.append(f"== {title}\n{legend}:\n{table.to_string(index=False)}")
     return "\n\n".join(parts)
+
+
+def movement(results: Path) -> str:
+    """The ``movement`` command: :func:`movement_table` and the claims' verdicts (primary
+    analysis) of every experiment under ``results`` whose tables have the movement columns."""
+    from . import manifests, storage
+    from .claims import STATISTIC, keyed
+    from .claims import table as claims_table
+
+    parts = []
+    for exp in manifests.experiments_under(results)[0]:
+        metrics = manifests.verify_table(exp, "metrics.parquet")
+        df = pd.read_parquet(metrics)
+        if "movement_ratio" not in df.columns:
+            continue
+        meta = storage.read_metadata(metrics)
+        frame = storage.primary(df, meta["config"]["evaluation"])
+        keys = storage.layer_keys(meta["key_types"], frame)
+        frame = storage.last_layer(frame) if "layer" in frame.columns else frame
+        table = movement_table(frame, keys)
+        verdicts = keyed(pd.read_parquet(manifests.verified_claims(exp)[0]))
+        text = claims_table(verdicts[verdicts["primary"]])
+        parts.append(
+            f"== {meta['experiment']}: final movement of the hidden neurons along their own "
+            "intra- and inter-class axes since initialisation (mean |Δ| over neurons), ratio "
+            "intra/inter, and target alignment (TA); mean ± s.e.m. over seeds\n"
+            f"{table.to_string(index=False)}\n\nclaims ({STATISTIC}):\n{text}"
+        )
+    return "\n\n".join(parts) or f"no experiment under {results} records neuron movement"
 
 
 def claims(results: Path) -> int:
@@ -292,6 +367,10 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     h = sub.add_parser("headline", help="tanh vs relu target and input alignment per experiment")
     h.add_argument("results", nargs="?", default="results", type=Path)
+    mv = sub.add_parser(
+        "movement", help="E1: neuron movement along the intra/inter-class axes, with verdicts"
+    )
+    mv.add_argument("results", nargs="?", default="results", type=Path)
     c = sub.add_parser("claims", help="the paper's claims and their verdicts per experiment")
     c.add_argument("results", nargs="?", default="results", type=Path)
     e = sub.add_parser(
@@ -393,7 +472,8 @@ def _os_error(err: OSError) -> str:
 
 
 def _read(args) -> int:
-    """The reading commands (headline, claims, effects, verify); returns the exit status."""
+    """The reading commands (headline, movement, claims, effects, verify); returns the exit
+    status."""
     from .manifests import EXPERIMENT_MANIFEST, ManifestError, experiments_under
 
     if not args.results.is_dir():
@@ -422,6 +502,9 @@ def _read(args) -> int:
             return claims(args.results)
         if args.command == "verify":
             return verify(args.results)
+        if args.command == "movement":
+            print(movement(args.results))
+            return 0
         print(effects(args.results) if args.command == "effects" else headline(args.results))
     except ManifestError as err:
         print(f"error: {err}", file=sys.stderr)

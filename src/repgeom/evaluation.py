@@ -5,7 +5,9 @@ of evaluation setting never retrains. Snapshots repeated after early stopping ar
 once. Two kinds of result per snapshot:
 
 * run-level metrics (:data:`RUN_COLUMNS`): losses, accuracy, kernel alignment, shattering
-  dimension, participation ratio, sparsity, ‖W‖;
+  dimension, participation ratio, sparsity, ‖W‖; and a family's own run-level columns
+  (:func:`run_columns`, :func:`extra_run_metrics`: e.g. the unstructured family's movement),
+  computed from every saved snapshot;
 * per-dichotomy metrics (:data:`DICHOTOMY_COLUMNS`) for each dichotomy the task names (its
   targets and latent variables): parallelism score, CCGP over all splits and over the proper
   splits, and decoding accuracy at the training noise and at ``test_sigma``.
@@ -45,6 +47,34 @@ RUN_COLUMNS = (
     "sparsity",
     "weight_norm",
 )
+
+
+def run_columns(family: str) -> tuple[str, ...]:
+    """The run-level metric columns of ``family``'s metrics.parquet, in order: the common
+    :data:`RUN_COLUMNS`, then the family's ``extra_run_columns`` (:class:`repgeom.tasks.Family`)."""
+    return RUN_COLUMNS + get_family(family).extra_run_columns
+
+
+def extra_run_metrics(
+    family: str, task: Task, epochs: np.ndarray, params: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """The family's own run-level columns (its ``run_metrics``) at every snapshot of ``params``
+    (name → (S, …), the run's saved snapshots in epoch order, the first one its
+    initialisation): column → (S,) float64, in ``extra_run_columns`` order; {} for a family
+    without any. ValueError if the family's function gives other columns or lengths."""
+    fam = get_family(family)
+    if not fam.extra_run_columns:
+        return {}
+    out = fam.run_metrics(task, np.asarray(epochs), params)
+    S = len(epochs)
+    if tuple(out) != fam.extra_run_columns or any(np.shape(v) != (S,) for v in out.values()):
+        got = {k: np.shape(v) for k, v in out.items()}
+        raise ValueError(
+            f"family {family!r}: run_metrics gave {got}, not {fam.extra_run_columns} of ({S},)"
+        )
+    return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
+
+
 #: per-dichotomy metric columns of dichotomies.parquet, in order
 DICHOTOMY_COLUMNS = ("ps", "ccgp", "ccgp_proper", "decoding", "decoding_noisy")
 

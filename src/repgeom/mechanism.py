@@ -43,6 +43,7 @@ __all__ = [
     "field_frame",
     "gradient_field",
     "movement",
+    "network_coordinates",
     "neuron_axes",
     "neuron_coordinates",
     "project",
@@ -298,6 +299,34 @@ def neuron_coordinates(
         if mine.any():
             out[:, mine] = project(W[:, mine], neuron_axes(xbar, y, s))
     return out
+
+
+#: snapshots projected at once by :func:`network_coordinates` (bounds its float64 copies)
+COORDINATE_CHUNK = 128
+
+
+def network_coordinates(xbar: np.ndarray, y: np.ndarray, params: dict) -> np.ndarray:
+    """:func:`neuron_coordinates` of a one-hidden-layer network's saved snapshots.
+
+    params: name → (S, …) arrays as :func:`repgeom.storage.read_weights` returns them, with the
+    input weights ``W`` (S, N, D) and the frozen readout ``J`` (S, 1, N) of one output, whose
+    first snapshot gives the signs. Returns (S, N, 2) float64, computed in chunks of
+    :data:`COORDINATE_CHUNK` snapshots. ValueError names what is missing or misshapen.
+    """
+    W, J = params.get("W"), params.get("J")
+    if W is None or J is None or np.ndim(W) != 3 or np.ndim(J) != 3 or J.shape[1] != 1:
+        shapes = {k: np.shape(params[k]) for k in ("W", "J") if k in params}
+        raise ValueError(
+            "neuron trajectories need a one-hidden-layer network with one output: input "
+            f"weights W (S, N, D) and readout J (S, 1, N), not {shapes}"
+        )
+    readout = np.asarray(J[0, 0])
+    return np.concatenate(
+        [
+            neuron_coordinates(W[lo : lo + COORDINATE_CHUNK], xbar, y, readout)
+            for lo in range(0, len(W), COORDINATE_CHUNK)
+        ]
+    )
 
 
 def movement(coords: np.ndarray) -> np.ndarray:

@@ -30,7 +30,13 @@ from . import manifests as mf
 from .config import load_config_files
 from .sweep import Experiment, Sweep, checkpoint_path
 
-RUN_FILES = ("weights.parquet", "loss.parquet", "metrics.parquet", "dichotomies.parquet")
+RUN_FILES = (
+    "weights.parquet",
+    "loss.parquet",
+    "metrics.parquet",
+    "dichotomies.parquet",
+    "trajectories.parquet",  # families with trajectories (repgeom.tasks.Family)
+)
 TABLES = ("metrics.parquet", "dichotomies.parquet", "summary.parquet")
 CLAIMS = ("claims.parquet", "claims.tsv", "headline.tsv")
 #: the report step's page (workflow/rules/report.smk)

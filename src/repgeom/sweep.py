@@ -281,10 +281,27 @@ class Experiment:
         train = {"runs": self.block_configs(dict(zip(self.job_keys, job, strict=True)), block)}
         if stage == "train":
             return train
-        return {
-            "train": self._recipe_hash(job, block, "train"),
-            "evaluation": self.cfg["evaluation"],
-        } | self.protocol_revisions()
+        return (
+            {
+                "train": self._recipe_hash(job, block, "train"),
+                "evaluation": self.cfg["evaluation"],
+            }
+            | self.protocol_revisions()
+            | self.family_outputs()
+        )
+
+    def family_outputs(self) -> dict:
+        """``{"family_outputs": {...}}`` for a family whose evaluation writes more than every
+        family's files and columns (``trajectories``: each run's trajectories.parquet;
+        ``run_columns``: its own run-level columns, :class:`repgeom.tasks.Family`), else
+        ``{}``: evaluations made before the family had them name other manifests and are
+        redone, and the recipes of every other family are unchanged."""
+        fam, out = self.family, {}
+        if fam.trajectories:
+            out["trajectories"] = True
+        if fam.extra_run_columns:
+            out["run_columns"] = list(fam.extra_run_columns)
+        return {"family_outputs": out} if out else {}
 
     def protocol_revisions(self) -> dict:
         """``{"protocol_revisions": {name: revision}}`` for the experiment's protocols revised

@@ -13,10 +13,11 @@ with log_to(snakemake.log[0]):
     manifests.invalidate(snakemake.output[0])
     torch.set_num_threads(snakemake.threads)
     manifests.verified_files(snakemake.input[0])  # the snapshots are those the training wrote
-    evaluate_block(p.weights, p.metrics, p.dichotomies, p.evaluation)
+    # a family's own per-run files (trajectories.parquet) come back from the job itself
+    extra = evaluate_block(p.weights, p.metrics, p.dichotomies, p.evaluation)
     manifests.write_manifest(
         snakemake.output[0],
-        p.metrics + p.dichotomies,
+        p.metrics + p.dichotomies + extra,
         stage="evaluate",
         experiment=manifests.read_manifest(snakemake.input[0])["experiment"],
         made_from=p.made_from,

@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from .. import storage
 from ..evaluation import DICHOTOMY_COLUMNS, RUN_COLUMNS
+from ..tasks import get_family
 
 log = logging.getLogger("repgeom")
 
@@ -35,11 +36,19 @@ def collect(files: list[str], experiment: str, key_types: dict[str, str]) -> pd.
     return df
 
 
-def summarise(runs: pd.DataFrame, dich: pd.DataFrame, key_types: dict[str, str]) -> pd.DataFrame:
+def summarise(
+    runs: pd.DataFrame,
+    dich: pd.DataFrame,
+    key_types: dict[str, str],
+    extra_columns: tuple[str, ...] = (),
+) -> pd.DataFrame:
     """Mean, std, sem and n over seeds per cell, epoch and metric, in long form; per-dichotomy
-    metrics carry their dichotomy (null for run-level metrics)."""
+    metrics carry their dichotomy (null for run-level metrics). ``extra_columns``: the family's
+    own run-level columns (``Family.extra_run_columns``), summarised like the common ones; n
+    counts the seeds with a value (a NaN, such as a ratio at epoch 0, is left out)."""
     keys = ["experiment"] + [k for k in key_types if k != "seed"] + list(storage.ROW_KEYS)
-    run_long = runs.melt(id_vars=keys + ["seed"], value_vars=list(RUN_COLUMNS), var_name="metric")
+    value_vars = list(RUN_COLUMNS) + list(extra_columns)
+    run_long = runs.melt(id_vars=keys + ["seed"], value_vars=value_vars, var_name="metric")
     run_long["dichotomy"] = pd.Series(pd.NA, index=run_long.index, dtype="string")
     d_long = dich.melt(
         id_vars=keys + ["seed", "dichotomy"], value_vars=list(DICHOTOMY_COLUMNS), var_name="metric"
@@ -73,6 +82,6 @@ def aggregate(
     }
     for name, df in (("metrics", runs), ("dichotomies", dich)):
         storage.write_parquet(pa.Table.from_pandas(df, preserve_index=False), out[name], meta)
-    summary = summarise(runs, dich, key_types)
+    summary = summarise(runs, dich, key_types, get_family(config["family"]).extra_run_columns)
     storage.write_parquet(pa.Table.from_pandas(summary, preserve_index=False), out["summary"], meta)
     log.info("aggregated %d runs of %s", len(metrics_in), experiment)

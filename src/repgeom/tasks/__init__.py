@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..protocols import CLEAN, Protocol
 from .base import (
     MAX_SEED,
@@ -57,6 +59,18 @@ class Family:
     expanding (so that a sweep too large to plan is refused before it is built). ``inputs``:
     what one input is, ``vector`` (D,) or ``image`` (C, H, W): the networks that take it
     (:data:`repgeom.networks.INPUTS`).
+
+    Per-run outputs beyond the common ones, which the evaluation job computes from *every saved*
+    snapshot (not only the evaluated ones) without any family-specific code of its own:
+    ``trajectories``: whether it writes each run's ``trajectories.parquet``, every hidden
+    neuron's weights on its own intra- and inter-class axes at every saved snapshot
+    (:func:`repgeom.mechanism.network_coordinates`; a one-output task of four conditions and a
+    one-hidden-layer network). ``extra_run_columns``: run-level metric columns the family adds
+    after :data:`repgeom.evaluation.RUN_COLUMNS` in its metrics.parquet (and so in the
+    aggregates and the summary); ``run_metrics`` computes them: (task, saved epochs (S,),
+    parameters name → (S, …) in epoch order) → column → (S,) values, one per saved snapshot,
+    in ``extra_run_columns`` order. They repeat on every layer and analysis row of a snapshot,
+    as the losses do. Other families' tables keep exactly the common columns.
     """
 
     name: str
@@ -74,6 +88,11 @@ class Family:
     check: Callable[[dict], list[tuple[str, str]]] | None = None
     count: Callable[[dict], int] | None = None
     inputs: str = "vector"
+    trajectories: bool = False
+    extra_run_columns: tuple[str, ...] = ()
+    run_metrics: (
+        Callable[[Task, np.ndarray, dict[str, np.ndarray]], dict[str, np.ndarray]] | None
+    ) = None
 
 
 FAMILIES: dict[str, Family] = {}
@@ -84,6 +103,13 @@ def register(family: Family) -> Family:
         raise ValueError(f"family {family.name!r}: protocols need 'clean' and matching names")
     if family.name in FAMILIES:
         raise ValueError(f"task family {family.name!r} is registered twice")
+    if bool(family.extra_run_columns) != (family.run_metrics is not None) or len(
+        set(family.extra_run_columns)
+    ) != len(family.extra_run_columns):
+        raise ValueError(
+            f"family {family.name!r}: extra_run_columns (distinct names) need run_metrics, and "
+            "run_metrics needs extra_run_columns"
+        )
     bad = {k: t for k, t in family.keys.items() if t not in KEY_TYPES}
     if bad:
         raise ValueError(f"family {family.name!r}: key types {bad} not in {KEY_TYPES}")

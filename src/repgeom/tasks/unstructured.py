@@ -10,6 +10,13 @@ The paper's network for it (the family's defaults): width 120, W ~ U(−1, 1)/�
 balanced ±1/√N readout, the output bias frozen at 0 and the hidden bias fixed, not trained, at
 −0.1 for tanh and +0.1 for relu (``model.hidden_bias``); SGD at lr 0.1 (RMSprop at 0.01 as an
 ``optimizers`` axis value), batch 200, 10 000 epochs, early stop at 10⁻¹⁰.
+
+The family's evaluation also writes each run's neuron trajectories (``trajectories.parquet``:
+every hidden neuron's weights on its own intra- and inter-class axes at every saved snapshot,
+:mod:`repgeom.mechanism`) and adds the run-level columns :data:`MOVEMENT_COLUMNS`: how far the
+neurons moved along each axis since initialisation, and the ratio intra/inter that separates
+tanh (≪ 1, along the inter-class axis) from relu (along both). Both need the one-hidden-layer
+network, which :func:`_check` asks for at parse time.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ N_CONDITIONS = 4
 MAX_DIM = 99999
 #: the most values of one axis
 MAX_AXIS_VALUES = 10000
+#: the run-level columns the family adds to metrics.parquet (:func:`movement_metrics`)
+MOVEMENT_COLUMNS = ("movement_intra", "movement_inter", "movement_ratio")
 
 
 def unstructured_dichotomies() -> dict[str, np.ndarray]:
@@ -97,6 +106,43 @@ def _figures(levels: dict[str, list[str]]) -> tuple[str, ...]:
 
     shallow = all(n_layers(a) == 1 for a in levels["arch"])
     return ("fig1_geometry",) + ("fig1_trajectories",) * shallow
+
+
+def movement_metrics(
+    task: UnstructuredTask, epochs: np.ndarray, params: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """The columns :data:`MOVEMENT_COLUMNS` at every saved snapshot (S,): the mean over hidden
+    neurons of |w_i(t)·û − w_i(0)·û| along each neuron's own intra- and inter-class axes
+    (:func:`repgeom.mechanism.movement`, displacement from the first saved snapshot, epoch 0),
+    and their ratio intra/inter (NaN where nothing has moved yet: at epoch 0)."""
+    from ..mechanism import movement, network_coordinates
+
+    moved = movement(network_coordinates(task.means, task.target[:, 0], params))
+    intra, inter = moved[:, 0], moved[:, 1]
+    ratio = np.divide(intra, inter, out=np.full_like(intra, np.nan), where=inter > 0)
+    return dict(zip(MOVEMENT_COLUMNS, (intra, inter, ratio), strict=True))
+
+
+def _check(exp: dict) -> list[tuple[str, str]]:
+    """Parse-time check: the trajectories and the movement columns are defined for the
+    one-hidden-layer network only (each neuron's incoming weights in input space)."""
+    from ..networks import n_layers
+
+    deep = []
+    for arch in exp.get("architectures", []):
+        try:
+            if n_layers(arch) != 1:
+                deep.append(arch)
+        except ValueError:
+            pass  # an unknown name: the schema's error says so
+    if not deep:
+        return []
+    why = (
+        f"{', '.join(map(str, deep))}: the unstructured family's neuron trajectories and "
+        "movement columns need the one-hidden-layer network (each neuron's weights in input "
+        "space); use architectures: [shallow]"
+    )
+    return [("architectures", why)]
 
 
 def _expand(axes: dict) -> list[dict]:
@@ -173,5 +219,9 @@ FAMILY = register(
         figures=("fig1_geometry", "fig1_trajectories"),
         figures_for=_figures,
         count=lambda axes: len({float(s) for s in axes["sigma"]}),
+        check=_check,
+        trajectories=True,
+        extra_run_columns=MOVEMENT_COLUMNS,
+        run_metrics=movement_metrics,
     )
 )
