@@ -294,6 +294,19 @@ def paired(
         yield (key if isinstance(key, tuple) else (key,)), vals.to_numpy()
 
 
+def about(wanted: Callable[[str], bool], what: str) -> Callable[[pd.DataFrame], str | None]:
+    """A claim's ``subject`` (:class:`Claim`): the claim is about the activations ``wanted``
+    picks (``what`` names them), and not applicable to an experiment that runs none."""
+
+    def subject(final: pd.DataFrame) -> str | None:
+        if any(wanted(a) for a in set(final["act"])):
+            return None
+        runs = ", ".join(sorted(set(final["act"])))
+        return f"about {what}, and this experiment runs none (it runs {runs})"
+
+    return subject
+
+
 def missing(df: pd.DataFrame, *acts: str) -> str | None:
     """Why a claim comparing ``acts`` cannot be tested on ``df`` (None if it can)."""
     gone = [a for a in acts if a not in set(df["act"])]

@@ -7,7 +7,7 @@ import pandas as pd
 
 from ..activation_names import FAMILIES, activation_kind
 from ..activation_names import TWO_SIDED as TWO_SIDED_KIND
-from . import Claim, Contrast, activation_gap, groups, missing, paired, setting, varying
+from . import Claim, Contrast, about, activation_gap, groups, missing, paired, setting, varying
 
 #: activations saturating on both sides (a banded derivative) other than tanh itself: the
 #: registry's two-sided kind (repgeom.activation_names), so a new entry of that kind joins the
@@ -82,18 +82,6 @@ def _ablation(final, wanted):
     return None, acts
 
 
-def _about(wanted, what: str):
-    """A claim's ``subject``: it is about the activations ``wanted`` picks (``what``)."""
-
-    def subject(final: pd.DataFrame) -> str | None:
-        if any(wanted(a) for a in set(final["act"])):
-            return None
-        runs = ", ".join(sorted(set(final["act"])))
-        return f"about {what}, and this experiment runs none (it runs {runs})"
-
-    return subject
-
-
 _SATURATING = "an activation of " + ", ".join(TWO_SIDED)
 _ONE_SIDED = "softplus or a leaky relu with slope in (0, 1)"
 
@@ -157,12 +145,12 @@ CLAIMS = (
         "saturating_toward_tanh",
         "activations saturating on both sides move toward tanh (higher target alignment than relu)",
         saturating_toward_tanh,
-        _about(_two_sided, _SATURATING),
+        about(_two_sided, _SATURATING),
     ),
     Claim(
         "one_sided_stay_relu_like",
         "one-sided activations stay relu-like (target alignment closer to relu's than tanh's)",
         one_sided_stay_relu_like,
-        _about(one_sided, _ONE_SIDED),
+        about(one_sided, _ONE_SIDED),
     ),
 )

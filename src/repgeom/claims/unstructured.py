@@ -20,7 +20,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..activation_names import ONE_SIDED, TWO_SIDED, activation_kind
-from . import Claim, Contrast, activation_gap, groups, missing, setting, varying
+from . import Claim, Contrast, about, activation_gap, groups, missing, setting, varying
 
 #: the two measures an activation is placed by, with their short names
 MEASURES = (("movement_ratio", "movement ratio"), ("target_alignment", "target alignment"))
@@ -89,18 +89,6 @@ def _side(wanted, near: str, far: str):
     return contrasts
 
 
-def _about(wanted, what: str):
-    """A claim's ``subject``: it is about the activations ``wanted`` picks (``what``)."""
-
-    def subject(final: pd.DataFrame) -> str | None:
-        if any(wanted(a) for a in set(final["act"])):
-            return None
-        runs = ", ".join(sorted(set(final["act"])))
-        return f"about {what}, and this experiment runs none (it runs {runs})"
-
-    return subject
-
-
 CLAIMS = (
     Claim(
         "relu_moves_intra",
@@ -119,13 +107,13 @@ CLAIMS = (
         "[beyond the paper] two-sided saturating activations land on tanh's side: movement "
         "ratio and target alignment nearer tanh's than relu's",
         _side(_two_sided, "tanh", "relu"),
-        _about(_two_sided, "two-sided saturating activations other than tanh"),
+        about(_two_sided, "two-sided saturating activations other than tanh"),
     ),
     Claim(
         "one_sided_relu_side",
         "[beyond the paper] one-sided activations land on relu's side: movement ratio and "
         "target alignment nearer relu's than tanh's",
         _side(_one_sided, "relu", "tanh"),
-        _about(_one_sided, "one-sided activations other than relu"),
+        about(_one_sided, "one-sided activations other than relu"),
     ),
 )
