@@ -217,7 +217,7 @@ def test_alignment_claims_without_ablation_or_alignment_are_not_run():
         rows = df[df["claim"] == claim]
         assert set(rows["verdict"]) == set(rows["overall"]) == {"not applicable"}
         assert rows["setting"].str.endswith("this experiment runs none (it runs relu, tanh)").all()
-    assert "    not applicable: about softplus" in claims.table(df)
+    assert "    not applicable: about one-sided activations (softplus, gelu" in claims.table(df)
     # one ablation activation without tanh: applicable, but not run
     metrics, dich = synthetic_alignment(acts=("relu", "softplus"))
     df = claims.check("a", "alignment", metrics, dich, ALIGN_KEYS)
@@ -234,6 +234,11 @@ def test_leaky_slopes_that_are_not_relu_like():
 
     assert one_sided("leaky_relu") and one_sided("leaky_relu_slope0.1")
     assert not one_sided("leaky_relu_slope-0.2") and not one_sided("leaky_relu_slope1.5")
+    # the registry's one-sided kind decides: today's smooth relus join, relu itself and the
+    # identity (no nonlinearity) do not, nor a two-sided or shifted activation
+    assert one_sided("gelu") and one_sided("silu") and one_sided("softplus")
+    for name in ("relu", "identity", "sigmoid", "tanh", "relu_bias+0.5", "shifted_relu_s-0.5"):
+        assert not one_sided(name), name
 
 
 def test_table_reads_as_text():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..activation_names import FAMILIES, activation_kind
+from ..activation_names import ONE_SIDED as ONE_SIDED_KIND
 from ..activation_names import TWO_SIDED as TWO_SIDED_KIND
 from . import Claim, Contrast, about, activation_gap, groups, missing, paired, setting, varying
 
@@ -19,15 +20,14 @@ TWO_SIDED = tuple(
 
 
 def one_sided(name: str) -> bool:
-    """softplus, or a leaky relu with slope in (0, 1) (a slope ≥ 1 or < 0 is not relu-like)."""
-    if name == "softplus" or name == "leaky_relu":
-        return True
+    """An activation of the registry's one-sided kind other than relu itself and identity
+    (softplus, gelu, silu, …), and a leaky relu only with slope in (0, 1): a slope ≥ 1 or < 0 is
+    not relu-like."""
+    if name in ("relu", "identity") or activation_kind(name) != ONE_SIDED_KIND:
+        return False
     if name.startswith("leaky_relu_slope"):
-        try:
-            return 0 < float(name.removeprefix("leaky_relu_slope")) < 1
-        except ValueError:
-            return False
-    return False
+        return 0 < float(name.removeprefix("leaky_relu_slope")) < 1
+    return True
 
 
 def _by(final: pd.DataFrame, keys: list[str]) -> list[str]:
@@ -83,7 +83,7 @@ def _ablation(final, wanted):
 
 
 _SATURATING = "an activation of " + ", ".join(TWO_SIDED)
-_ONE_SIDED = "softplus or a leaky relu with slope in (0, 1)"
+_ONE_SIDED = "one-sided activations (softplus, gelu, silu, a leaky relu with slope in (0, 1))"
 
 
 def _two_sided(name: str) -> bool:
