@@ -285,3 +285,25 @@ def test_tables_from_before_analyses_were_keys_still_print():
     both = pd.concat([claims.keyed(old.assign(experiment="old")), claims.keyed(new)])
     text = claims.table(both)
     assert "] old: " in text and "] d: " in text
+
+
+def test_delta_side_claims_place_todays_activations_by_kind():
+    """Beyond the paper: an activation that copies tanh's results (plus a little) lands on
+    tanh's side, one that copies relu's on relu's side; one that copies tanh's results but is of
+    the one-sided kind contradicts its claim; without such activations both are not applicable."""
+    metrics, dich = synthetic()
+    near_tanh = metrics[metrics["act"] == "tanh"].assign(act="sigmoid")
+    near_relu = metrics[metrics["act"] == "relu"].assign(act="gelu")
+    wrong = metrics[metrics["act"] == "tanh"].assign(act="silu")
+    more = pd.concat([metrics, near_tanh, near_relu], ignore_index=True)
+    df = _check(more, dich)
+    for claim in ("two_sided_tanh_side", "one_sided_relu_side"):
+        rows = df[df["claim"] == claim]
+        assert set(rows["verdict"]) == {"supported"}, rows
+        assert rows["setting"].str.contains("delta=0.5").any()
+        assert not rows["setting"].str.contains("delta=0,|delta=0$").any()  # δ ≥ 0.25 only
+    df = _check(pd.concat([metrics, wrong], ignore_index=True), dich)
+    rows = df[(df["claim"] == "one_sided_relu_side") & df["setting"].str.contains("target")]
+    assert set(rows["verdict"]) == {"contradicted"}
+    plain = _check(metrics, dich)
+    assert set(plain[plain["claim"].str.endswith("_side")]["verdict"]) == {"not applicable"}

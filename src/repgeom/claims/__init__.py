@@ -294,6 +294,53 @@ def paired(
         yield (key if isinstance(key, tuple) else (key,)), vals.to_numpy()
 
 
+def two_sided_beyond_tanh(name: str) -> bool:
+    """An activation of the registry's two-sided saturating kind other than tanh itself."""
+    from ..activation_names import TWO_SIDED, activation_kind
+
+    return name != "tanh" and activation_kind(name) == TWO_SIDED
+
+
+def one_sided_beyond_relu(name: str) -> bool:
+    """An activation of the registry's one-sided kind other than relu itself."""
+    from ..activation_names import ONE_SIDED, activation_kind
+
+    return name != "relu" and activation_kind(name) == ONE_SIDED
+
+
+def side_contrasts(
+    final: pd.DataFrame,
+    keys: list[str],
+    wanted: Callable[[str], bool],
+    measures: tuple[tuple[str, str], ...],
+    near: str,
+    far: str,
+) -> list[Contrast]:
+    """Which side of ``near`` and ``far`` (tanh and relu) each activation ``wanted`` picks
+    lands on: per activation, measure (column, label) and cell, the per-seed contrast
+    |x − far's| − |x − near's|, positive when nearer ``near``. Beyond either end it equals the
+    near–far gap itself: the contrast tells the side, not how far past it."""
+    acts = sorted(a for a in set(final["act"]) if wanted(a))
+    by = varying(final, keys)
+    cell = [k for k in keys if k in final.columns]
+    out = []
+    for metric, name in measures:
+        table = final.set_index([*cell, "seed", "act"])[metric].unstack("act")
+        for a in acts:
+            gap = (table[a] - table[far]).abs() - (table[a] - table[near]).abs()
+            gap = gap.dropna().rename("c").reset_index()
+            for key, g in groups(gap, by):
+                where = setting(by, key)
+                out.append(
+                    Contrast(
+                        f"{a}, {name}" + (f", {where}" if by else ""),
+                        f"|x − {far}'s| − |x − {near}'s|",
+                        g["c"].to_numpy(),
+                    )
+                )
+    return out
+
+
 def about(wanted: Callable[[str], bool], what: str) -> Callable[[pd.DataFrame], str | None]:
     """A claim's ``subject`` (:class:`Claim`): the claim is about the activations ``wanted``
     picks (``what`` names them), and not applicable to an experiment that runs none."""

@@ -7,7 +7,19 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from . import Claim, Contrast, activation_gap, groups, missing, setting, varying
+from . import (
+    Claim,
+    Contrast,
+    about,
+    activation_gap,
+    groups,
+    missing,
+    one_sided_beyond_relu,
+    setting,
+    side_contrasts,
+    two_sided_beyond_tanh,
+    varying,
+)
 
 #: "highly separable" settings of the main claims, as in the paper's discussion
 MAIN_DELTA = 0.25
@@ -142,6 +154,26 @@ def tanh_untrained_decoding_drops(final, dich, keys):
     return _ends(tanh, keys, "decoding_noisy", "noisy decoding (b1, b2)", first_minus_last=True)
 
 
+#: the measures an activation beyond tanh and relu is placed by (column, label)
+SIDE_MEASURES = (("target_alignment", "target alignment"), ("input_alignment", "input alignment"))
+
+
+def _side(wanted, near: str, far: str):
+    """Beyond the paper: which side of tanh and relu each activation ``wanted`` picks lands
+    on, by final target and input alignment, at every δ ≥ MAIN_DELTA (where tanh and relu
+    differ; at δ = 0 the paper claims no ordering)."""
+
+    def contrasts(final: pd.DataFrame, dich, keys: list[str]):
+        if why := missing(final, "tanh", "relu"):
+            return why
+        final = final[final["delta"] >= MAIN_DELTA]
+        if final.empty:
+            return f"needs δ ≥ {MAIN_DELTA}"
+        return iter(side_contrasts(final, keys, wanted, SIDE_MEASURES, near, far))
+
+    return contrasts
+
+
 CLAIMS = (
     Claim(
         "tanh_target_alignment",
@@ -179,5 +211,19 @@ CLAIMS = (
         "tanh decodes the untrained bits worse (at the test noise) when the trained dichotomy "
         "is more separable",
         tanh_untrained_decoding_drops,
+    ),
+    Claim(
+        "two_sided_tanh_side",
+        f"[beyond the paper] for δ ≥ {MAIN_DELTA}, two-sided saturating activations land on "
+        "tanh's side: target and input alignment nearer tanh's than relu's",
+        _side(two_sided_beyond_tanh, "tanh", "relu"),
+        about(two_sided_beyond_tanh, "two-sided saturating activations other than tanh"),
+    ),
+    Claim(
+        "one_sided_relu_side",
+        f"[beyond the paper] for δ ≥ {MAIN_DELTA}, one-sided activations land on relu's side: "
+        "target and input alignment nearer relu's than tanh's",
+        _side(one_sided_beyond_relu, "relu", "tanh"),
+        about(one_sided_beyond_relu, "one-sided activations other than relu"),
     ),
 )

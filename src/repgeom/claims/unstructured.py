@@ -19,8 +19,19 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..activation_names import ONE_SIDED, TWO_SIDED, activation_kind
-from . import Claim, Contrast, about, activation_gap, groups, missing, setting, varying
+from . import (
+    Claim,
+    Contrast,
+    about,
+    activation_gap,
+    groups,
+    missing,
+    one_sided_beyond_relu,
+    setting,
+    side_contrasts,
+    two_sided_beyond_tanh,
+    varying,
+)
 
 #: the two measures an activation is placed by, with their short names
 MEASURES = (("movement_ratio", "movement ratio"), ("target_alignment", "target alignment"))
@@ -49,42 +60,16 @@ def tanh_moves_inter(final: pd.DataFrame, dich, keys: list[str]):
     )
 
 
-def _two_sided(name: str) -> bool:
-    return name != "tanh" and activation_kind(name) == TWO_SIDED
-
-
-def _one_sided(name: str) -> bool:
-    return name != "relu" and activation_kind(name) == ONE_SIDED
-
-
 def _side(wanted, near: str, far: str):
-    """Contrasts |x − far's| − |x − near's| per seed, for each activation ``wanted`` picks and
-    each measure of :data:`MEASURES`: positive when the activation lands nearer ``near``."""
+    """The claim's contrasts (:func:`repgeom.claims.side_contrasts`) on both
+    :data:`MEASURES`."""
 
     def contrasts(final: pd.DataFrame, dich, keys: list[str]):
         if why := missing(final, "tanh", "relu"):
             return why
         if "movement_ratio" not in final.columns:
             return NO_MOVEMENT
-        acts = sorted(a for a in set(final["act"]) if wanted(a))
-        by = varying(final, keys)
-        cell = [k for k in keys if k in final.columns]
-        out = []
-        for metric, name in MEASURES:
-            table = final.set_index([*cell, "seed", "act"])[metric].unstack("act")
-            for a in acts:
-                gap = (table[a] - table[far]).abs() - (table[a] - table[near]).abs()
-                gap = gap.dropna().rename("c").reset_index()
-                for key, g in groups(gap, by):
-                    where = setting(by, key)
-                    out.append(
-                        Contrast(
-                            f"{a}, {name}" + (f", {where}" if by else ""),
-                            f"|x − {far}'s| − |x − {near}'s|",
-                            g["c"].to_numpy(),
-                        )
-                    )
-        return iter(out)
+        return iter(side_contrasts(final, keys, wanted, MEASURES, near, far))
 
     return contrasts
 
@@ -106,14 +91,14 @@ CLAIMS = (
         "two_sided_tanh_side",
         "[beyond the paper] two-sided saturating activations land on tanh's side: movement "
         "ratio and target alignment nearer tanh's than relu's",
-        _side(_two_sided, "tanh", "relu"),
-        about(_two_sided, "two-sided saturating activations other than tanh"),
+        _side(two_sided_beyond_tanh, "tanh", "relu"),
+        about(two_sided_beyond_tanh, "two-sided saturating activations other than tanh"),
     ),
     Claim(
         "one_sided_relu_side",
         "[beyond the paper] one-sided activations land on relu's side: movement ratio and "
         "target alignment nearer relu's than tanh's",
-        _side(_one_sided, "relu", "tanh"),
-        about(_one_sided, "one-sided activations other than relu"),
+        _side(one_sided_beyond_relu, "relu", "tanh"),
+        about(one_sided_beyond_relu, "one-sided activations other than relu"),
     ),
 )
