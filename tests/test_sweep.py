@@ -204,9 +204,8 @@ def _exp(family: str, **exp):
             {"activations": ["tanh", "relu", "softplus"], "axes": {"alignments": 4, "align": [1]}},
             ("alignment_plane", "ablation"),
         ),
+        # (deep networks are refused for this family at parse time: tests/test_movement.py)
         ("unstructured", {}, ("fig1_geometry", "fig1_trajectories")),
-        # deep networks: no trajectories (the neuron axes are in the first layer's input space)
-        ("unstructured", {"architectures": ["mlp2"]}, ("fig1_geometry", "layers")),
     ],
 )
 def test_figures_follow_the_axes(family, exp, figures):
