@@ -52,6 +52,16 @@ def test_claims_page_shows_the_primary_analysis_one_claim_per_block():
     assert list(page["changes with"]) == ["", "depends on decoder"]
 
 
+def test_claims_that_were_not_tested_show_no_effect():
+    untested = CLAIMS.iloc[:2].assign(
+        claim="c2", effect=np.nan, ci_low=np.nan, ci_high=np.nan, n=0,
+        verdict=["not applicable", "not run"], overall="not applicable",
+    )  # fmt: skip
+    page = report.claims_for_page(untested)
+    assert list(page["effect [95% CI]"]) == ["", ""]
+    assert "nan" not in report.table_html(page)
+
+
 def test_overview_has_both_tables_and_each_caption_under_its_figure(tmp_path):
     headline = pd.DataFrame({"delta": [0.5], "tanh TA": ["0.999 ± 0.001"], "n": [4]})
     figs = [(_png(tmp_path / "delta_sweep.png"), "The *sweep* caption."),

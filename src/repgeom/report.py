@@ -27,6 +27,7 @@ _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #1e293b; max-width: 1100px; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
+div.scroll { overflow-x: auto; max-width: 100%; }
 th, td { border: 1px solid #cbd5e1; padding: 0.2em 0.5em; text-align: left; vertical-align: top; }
 th { background: #f1f5f9; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
@@ -77,20 +78,22 @@ def table_html(df: pd.DataFrame, numeric: tuple[str, ...] = ()) -> str:
                 cls = f' class="{value.replace(" ", "")}"'
             cells.append(f"<td{cls}>{_cell(value)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    # a wide table (a headline with many cells) scrolls inside the page instead of being cut
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return f'<div class="scroll">{table}</div>'
 
 
 def claims_for_page(claims: pd.DataFrame) -> pd.DataFrame:
     """The primary analysis's rows of a claims table, one per claim and setting, with the
     effect and its interval in one column; the claim's statement and overall verdict only on
     its first row."""
-    from .claims import keyed
+    from .claims import UNTESTED, keyed
 
     df = keyed(claims)
     df = df[df["primary"].astype(str).str.lower() == "true"].copy()
 
     def interval(r) -> str:
-        if r["verdict"] == "not run":
+        if r["verdict"] in UNTESTED:
             return ""
         if pd.isna(r["ci_low"]) or not (abs(float(r["ci_low"])) < float("inf")):
             return f"{float(r['effect']):+.3f} (too few seeds)"
