@@ -338,7 +338,7 @@ class Experiment:
         cfg["activations"] = list(dict.fromkeys(map(canonical_activation, cfg["activations"])))
         canonical = map(networks.canonical_network, cfg["architectures"])
         cfg["architectures"] = list(dict.fromkeys(canonical))
-        for key in ("hidden_bias", "output_bias"):  # per-activation values: names canonical
+        for key in networks.PER_ACTIVATION_SETTINGS:  # values per activation: names canonical
             value = (cfg.get("model") or {}).get(key)
             if isinstance(value, dict):
                 canonical_keys = {canonical_activation(a): v for a, v in value.items()}
