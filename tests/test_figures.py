@@ -438,3 +438,14 @@ def test_e1_trajectories_read_a_stored_trajectories_file_alike(tmp_path, monkeyp
     for a, b in zip(computed.axes, stored.axes, strict=True):
         for la, lb in zip(a.get_lines(), b.get_lines(), strict=True):
             np.testing.assert_allclose(la.get_xydata(), lb.get_xydata(), rtol=1e-6)
+
+
+def test_every_activation_of_a_figure_has_its_own_colour():
+    """The δ-task figures drew any activation but tanh and relu in matplotlib's default cycle,
+    whose first colour is relu's blue: sigmoid and relu were one colour."""
+    from repgeom.figures import COLORS, activation_colors
+
+    acts = ["tanh", "relu", "sigmoid", "gelu", "silu", "softplus"]
+    colors = activation_colors(acts)
+    assert colors["tanh"] == COLORS["tanh"] and colors["relu"] == COLORS["relu"]
+    assert len({str(c) for c in colors.values()}) == len(acts)

@@ -35,6 +35,17 @@ from ..tasks import get_family  # noqa: E402
 
 COLORS = {"tanh": "#c0392b", "relu": "#2471a3"}
 
+
+def activation_colors(acts: list[str]) -> dict[str, str]:
+    """tanh and relu in their usual red and blue, every other activation from a qualitative map
+    without either (Dark2, then tab20b), so that no two activations of a figure share a colour."""
+    import matplotlib.pyplot as plt
+
+    others = [a for a in acts if a not in COLORS]
+    palette = list(plt.get_cmap("Dark2").colors) + list(plt.get_cmap("tab20b").colors)
+    return COLORS | {a: palette[i % len(palette)] for i, a in enumerate(others)}
+
+
 #: the width (px) at which the HTML report shows a figure, and the smallest text height (px)
 #: a reader can take in at that width
 REPORT_WIDTH_PX = 970

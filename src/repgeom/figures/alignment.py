@@ -23,24 +23,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from ..activation_names import KINDS, activation_kind
 from ..claims.alignment import aligned
 from ..tasks.alignment import mask_name, parity_masks
-from . import COLORS, Context, band, footer, grid, mean_sem, note, save, sign_note
+from . import (
+    Context,
+    activation_colors,
+    band,
+    footer,
+    grid,
+    mean_sem,
+    note,
+    save,
+    sign_note,
+)
 
 GROUP = ["kernel", "d", "k"]
-
-
-def activation_colors(acts: list[str]) -> dict[str, str]:
-    """tanh and relu in their usual red and blue, every other activation from a qualitative map
-    without either (Dark2, then tab20b)."""
-    others = [a for a in acts if a not in COLORS]
-    palette = list(plt.get_cmap("Dark2").colors) + list(plt.get_cmap("tab20b").colors)
-    return COLORS | {a: palette[i % len(palette)] for i, a in enumerate(others)}
 
 
 def final_epoch(df: pd.DataFrame) -> pd.DataFrame:

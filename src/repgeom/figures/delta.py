@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..sweep import fmt_float
 from ..tasks.delta import task_alignment
-from . import COLORS, Context, band, footer, grid, mean_sem, note, save, sign_note
+from . import Context, activation_colors, band, footer, grid, mean_sem, note, save, sign_note
 
 #: (columns, panel title, y-axis label, y-limits) of the δ-sweep figure: one column is drawn
 #: per activation as a solid line; two (b1, b2) as solid and dashed lines; ``*_untrained`` are
@@ -76,12 +76,12 @@ def select(df: pd.DataFrame, figures: dict) -> tuple[pd.DataFrame, dict]:
 
 def _lines(ax, df: pd.DataFrame, x: str, cols: tuple[str, ...]) -> None:
     """One line per activation and column (solid, then dashed), mean ± s.e.m. over seeds."""
+    colors = activation_colors(list(dict.fromkeys(df["act"])))
     for act, sub in df.groupby("act", observed=True, sort=False):
         for col, ls in zip(cols, ("-", "--"), strict=False):
             st = mean_sem(sub, [x], col)
-            band(
-                ax, st[x], st["mean"], st["sem"], act if ls == "-" else None, COLORS.get(act), ls=ls
-            )
+            label = act if ls == "-" else None
+            band(ax, st[x], st["mean"], st["sem"], label, colors[act], ls=ls)
 
 
 def _panels(test_sigma: float) -> tuple:

@@ -19,8 +19,7 @@ import pandas as pd
 from ..networks import layer_names
 from ..storage import primary
 from ..sweep import fmt_float
-from . import MAX_COLUMNS, PANEL, Context, band, footer, mean_sem, save
-from .alignment import activation_colors
+from . import MAX_COLUMNS, PANEL, Context, activation_colors, band, footer, mean_sem, save
 
 ROWS = (("target_alignment", "target alignment"), ("input_alignment", "input alignment"))
 

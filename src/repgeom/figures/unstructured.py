@@ -41,8 +41,7 @@ from ..manifests import current_run_files
 from ..storage import read_metadata, read_weights
 from ..sweep import fmt_float
 from ..tasks import build_task
-from . import Context, band, footer, footnote, grid, mean_sem, save
-from .alignment import activation_colors
+from . import Context, activation_colors, band, footer, footnote, grid, mean_sem, save
 from .delta import select
 
 #: the family figures show every optimiser of the experiment (line styles, panels)
